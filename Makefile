@@ -1,0 +1,61 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# rvhost: vhost-net and vhost-vsock in Rust, as out-of-tree modules.
+#
+#   make                  build rvhost_net.ko and rvhost_vsock.ko against KDIR
+#   make check            provision everything and run every test
+#   make demo             boot a VM with rvhost loaded and run a guest through it
+#   make modules_install  install the modules (INSTALL_MOD_PATH as usual)
+#   make fuzz             run the ring-layer fuzz target (not part of check)
+#
+# KDIR defaults to the test kernel that scripts/provision.sh built and
+# cached; point it at any built Rust-enabled 7.2 tree to build for that.
+
+RVHOST_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/rvhost
+KDIR ?= $(shell cat $(RVHOST_CACHE)/kdir-default 2>/dev/null)
+# Objects go to a directory per kernel tree, so builds for the default and
+# the debug kernel do not overwrite each other.
+MO ?= $(CURDIR)/build/modules/$(notdir $(abspath $(KDIR)))
+
+# The cached trees record the compiler they were built with.
+-include $(KDIR)/rvhost.mk
+
+kmake = $(MAKE) -C $(KDIR) M=$(CURDIR) MO=$(MO) $(RVHOST_KMAKE_ARGS)
+
+.PHONY: all modules modules_install clean provision check demo fuzz host-test selftests
+
+all: modules
+
+modules:
+	@test -n "$(KDIR)" || { echo "No kernel tree: run 'make provision' or pass KDIR=<built 7.2 tree>" >&2; exit 1; }
+	@mkdir -p $(MO)
+	$(kmake) modules
+
+modules_install: modules
+	$(kmake) modules_install
+
+clean:
+	rm -rf build
+	@if [ -n "$(KDIR)" ] && [ -d "$(KDIR)" ]; then $(kmake) clean >/dev/null; fi
+	rm -f rust/bindings_generated.rs
+
+provision:
+	scripts/provision.sh
+
+check:
+	scripts/check.sh
+
+demo:
+	scripts/demo.sh
+
+fuzz:
+	tools/host/fuzz.sh
+
+host-test:
+	cargo test --manifest-path tools/host/Cargo.toml
+
+selftests:
+	@test -n "$(KDIR)" || { echo "No kernel tree: run 'make provision'" >&2; exit 1; }
+	$(MAKE) -C tools/testing/selftests/rvhost \
+		KSRC=$$(readlink -f $(KDIR)/source) KHDR=$(KDIR)/rvhost-headers/include \
+		OUTPUT=$(CURDIR)/build/selftests

@@ -1,0 +1,43 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! rvhost_net: `/dev/vhost-net` in Rust, a drop-in for vhost_net.ko.
+
+// Shared by both modules, each of which uses only part of it.
+#[allow(dead_code)]
+#[path = "../../rust/mod.rs"]
+mod rvhost;
+#[allow(dead_code)]
+mod dev;
+mod features;
+mod net;
+
+use kernel::prelude::*;
+use rvhost::{
+    bindings as b,
+    miscdev::Registration, //
+};
+
+module! {
+    type: NetModule,
+    name: "rvhost_net",
+    authors: ["The rvhost developers"],
+    description: "Host kernel accelerator for virtio net, in Rust",
+    license: "GPL v2",
+    // MODULE_ALIAS_MISCDEV(VHOST_NET_MINOR) and the devtmpfs node name, as
+    // the C driver declares them.
+    alias: ["char-major-10-238", "devname:vhost-net"],
+}
+
+#[pin_data]
+struct NetModule {
+    #[pin]
+    misc: Registration<net::Net>,
+}
+
+impl kernel::InPlaceModule for NetModule {
+    fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        try_pin_init!(NetModule {
+            misc <- Registration::register(c"vhost-net", b::VHOST_NET_MINOR),
+        })
+    }
+}

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Input of rvhost's own bindgen step (see Kbuild): the kernel interfaces
+ * that the kernel crate's bindings do not carry. The output is allowlisted
+ * (include/bindgen_parameters) so that it stays small.
+ */
+
+#include <linux/vhost.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_ring.h>
+#include <linux/virtio_net.h>
+#include <linux/virtio_vsock.h>
+#include <linux/if_tun.h>
+#include <linux/if_tap.h>
+#include <linux/sched/vhost_task.h>
+#include <linux/miscdevice.h>
+#include <net/af_vsock.h>
+
+#include "rvhost_helpers.h"
+
+/*
+ * The ioctl numbers are function-like macros, which bindgen cannot expand;
+ * clang evaluates these constants, and the Kbuild rule strips the prefix
+ * (the same trick as the kernel's rust/bindings/bindings_helper.h).
+ */
+#define RVHOST_CONST(name) const unsigned int RUST_CONST_HELPER_##name = name
+
+RVHOST_CONST(VHOST_GET_FEATURES);
+RVHOST_CONST(VHOST_SET_FEATURES);
+RVHOST_CONST(VHOST_GET_FEATURES_ARRAY);
+RVHOST_CONST(VHOST_SET_FEATURES_ARRAY);
+RVHOST_CONST(VHOST_SET_OWNER);
+RVHOST_CONST(VHOST_RESET_OWNER);
+RVHOST_CONST(VHOST_SET_MEM_TABLE);
+RVHOST_CONST(VHOST_SET_LOG_BASE);
+RVHOST_CONST(VHOST_SET_LOG_FD);
+RVHOST_CONST(VHOST_SET_VRING_NUM);
+RVHOST_CONST(VHOST_SET_VRING_ADDR);
+RVHOST_CONST(VHOST_SET_VRING_BASE);
+RVHOST_CONST(VHOST_GET_VRING_BASE);
+RVHOST_CONST(VHOST_SET_VRING_ENDIAN);
+RVHOST_CONST(VHOST_GET_VRING_ENDIAN);
+RVHOST_CONST(VHOST_SET_VRING_KICK);
+RVHOST_CONST(VHOST_SET_VRING_CALL);
+RVHOST_CONST(VHOST_SET_VRING_ERR);
+RVHOST_CONST(VHOST_SET_VRING_BUSYLOOP_TIMEOUT);
+RVHOST_CONST(VHOST_GET_VRING_BUSYLOOP_TIMEOUT);
+RVHOST_CONST(VHOST_SET_BACKEND_FEATURES);
+RVHOST_CONST(VHOST_GET_BACKEND_FEATURES);
+RVHOST_CONST(VHOST_NEW_WORKER);
+RVHOST_CONST(VHOST_FREE_WORKER);
+RVHOST_CONST(VHOST_ATTACH_VRING_WORKER);
+RVHOST_CONST(VHOST_GET_VRING_WORKER);
+RVHOST_CONST(VHOST_SET_FORK_FROM_OWNER);
+RVHOST_CONST(VHOST_GET_FORK_FROM_OWNER);
+RVHOST_CONST(VHOST_NET_SET_BACKEND);
+RVHOST_CONST(VHOST_VSOCK_SET_GUEST_CID);
+RVHOST_CONST(VHOST_VSOCK_SET_RUNNING);

@@ -1,0 +1,18 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Error codes the vhost ABI uses that `kernel::error::code` does not name.
+
+use kernel::{
+    bindings,
+    error::Error, //
+};
+
+/// `EBADFD`: a blocking read of IOTLB messages on a device without an IOTLB.
+pub(crate) fn ebadfd() -> Error {
+    Error::from_errno(-(bindings::EBADFD as i32))
+}
+
+/// `ENOBUFS`: a virtqueue index past the device's queues.
+pub(crate) fn enobufs() -> Error {
+    Error::from_errno(-(bindings::ENOBUFS as i32))
+}

