@@ -1,0 +1,88 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Module-level conformance, in TAP: what the device files and modules do
+# beyond the ioctls. Runs in the test VM with IMPL's modules loaded and leaves
+# them loaded.
+#
+# Usage: module_test.sh c|rvhost
+
+impl=${1:?usage: $0 c|rvhost}
+if [ "$impl" = c ]; then
+	mods=(vhost_net vhost_vsock)
+else
+	mods=(rvhost_net rvhost_vsock)
+fi
+devs=(vhost-net vhost-vsock)
+minors=(238 241)
+n=0
+echo "# rvhost-selftest: module_test.sh"
+echo "1..8"
+ok() { n=$((n + 1)); echo "ok $n $1"; }
+notok() { n=$((n + 1)); echo "not ok $n $1"; }
+check() { # name command...
+	local name=$1
+	shift
+	if "$@"; then ok "$name"; else notok "$name"; fi
+}
+
+# A module to load on demand has to come from a module tree that modprobe can
+# find; build one in tmpfs with just this implementation's modules.
+autoload_tree() {
+	local root=/tmp/modroot-$impl rel
+	rel=$(uname -r)
+	rm -rf "$root"
+	mkdir -p "$root/lib/modules/$rel"
+	if [ "$impl" = c ]; then
+		cp -r "$RVHOST_KDIR/rvhost-modroot/lib/modules/$rel/kernel" "$root/lib/modules/$rel/"
+	else
+		mkdir -p "$root/lib/modules/$rel/extra"
+		cp "$RVHOST_MODDIR"/rvhost_*.ko "$root/lib/modules/$rel/extra/"
+	fi
+	depmod -b "$root" "$rel" 2>/dev/null
+	printf '#!/bin/sh\nexec /sbin/modprobe -d %s "$@"\n' "$root" >/tmp/modprobe-$impl
+	chmod +x /tmp/modprobe-$impl
+	echo /tmp/modprobe-$impl >/proc/sys/kernel/modprobe
+}
+
+for i in 0 1; do
+	dev=/dev/${devs[$i]} mod=${mods[$i]} minor=${minors[$i]}
+	name=${devs[$i]//-/_}
+	check "module.$name.minor" test "$(stat -c '%t:%T' "$dev" 2>/dev/null)" = "a:$(printf %x "$minor")"
+
+	# An open file holds a module reference: rmmod must be refused.
+	exec 3<>"$dev"
+	if rmmod "$mod" 2>/dev/null; then
+		notok "module.$name.rmmod_refused_while_open"
+		exec 3>&-
+	else
+		ok "module.$name.rmmod_refused_while_open"
+		exec 3>&-
+	fi
+
+	# Closed, it unloads; opening the char device node then loads it
+	# again through the char-major-10-<minor> alias.
+	rmmod "$mod" 2>/dev/null
+	check "module.$name.unloads_when_closed" test ! -e "/sys/module/$mod"
+	autoload_tree
+	mknod /tmp/node-$name c 10 "$minor"
+	# Only counts if the open is what loaded it.
+	if [ ! -e "/sys/module/$mod" ] && { exec 3<>/tmp/node-$name; } 2>/dev/null &&
+		[ -e "/sys/module/$mod" ]; then
+		ok "module.$name.autoload_by_minor"
+	else
+		notok "module.$name.autoload_by_minor"
+	fi
+	exec 3>&-
+	rm -f /tmp/node-$name
+	echo /sbin/modprobe >/proc/sys/kernel/modprobe
+	# Leave the module loaded, as we found it.
+	if [ ! -e "/sys/module/$mod" ]; then
+		if [ "$impl" = c ]; then
+			modprobe -d "$RVHOST_KDIR/rvhost-modroot" "$mod"
+		else
+			insmod "$RVHOST_MODDIR/$mod.ko"
+		fi
+	fi
+done
+exit 0

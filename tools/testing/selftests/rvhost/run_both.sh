@@ -1,0 +1,30 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# In the test VM (scripts/vm-run.sh): run the conformance suite against the C
+# vhost modules, then against rvhost, in the same boot. TAP logs go to
+# $RVHOST_OUT/c.tap and $RVHOST_OUT/rvhost.tap.
+#
+# Usage: run_both.sh BUILD_DIR   (where `make selftests` put the binaries)
+
+set -u
+bindir=${1:?usage: $0 BUILD_DIR}
+here=$(dirname "$0")
+rc=0
+for impl in c rvhost; do
+	log=$RVHOST_OUT/$impl.tap
+	echo "== conformance: $impl"
+	if ! scripts/vm/modules.sh load $impl >"$log" 2>&1; then
+		echo "loading the $impl modules failed" | tee -a "$log"
+		rc=1
+		continue
+	fi
+	"$here/run.sh" "$bindir" >>"$log" 2>&1
+	"$here/module_test.sh" $impl >>"$log" 2>&1
+	scripts/vm/modules.sh unload $impl >>"$log" 2>&1 || {
+		echo "unloading the $impl modules failed" | tee -a "$log"
+		rc=1
+	}
+	grep -E '^(not )?ok ' "$log" | awk '{print $1}' | sort | uniq -c
+done
+exit $rc
