@@ -34,10 +34,9 @@ modules:
 modules_install: modules
 	$(kmake) modules_install
 
+# Every build product is under build/ (objects through MO=).
 clean:
 	rm -rf build
-	@if [ -n "$(KDIR)" ] && [ -d "$(KDIR)" ]; then $(kmake) clean >/dev/null; fi
-	rm -f rust/bindings_generated.rs
 
 provision:
 	scripts/provision.sh

@@ -18,7 +18,7 @@ flavours=("$@")
 APT_PACKAGES=(
 	build-essential flex bison bc libelf-dev libssl-dev cpio kmod
 	xz-utils python3-venv qemu-system-x86 busybox-static socat iproute2
-	procps rsync debian-archive-keyring
+	procps rsync debian-archive-keyring gcc-multilib
 )
 
 step_packages() {
