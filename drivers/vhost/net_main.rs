@@ -9,6 +9,8 @@ mod rvhost;
 #[allow(dead_code)]
 mod dev;
 mod features;
+#[allow(dead_code)]
+mod ring;
 mod net;
 
 use kernel::prelude::*;

@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! How the layer reaches guest memory.
+
+use super::error::Error;
+
+/// Why a guest memory access failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Not mapped, or not with the access needed (`-EFAULT`).
+    Unmapped,
+    /// Not translated yet: the owner has asked userspace for the mapping
+    /// (an IOTLB miss, `-EAGAIN` in C). The queue is retried when it comes.
+    Miss,
+}
+
+/// Guest memory as the device sees it, and the barriers that order it.
+///
+/// The kernel implements this with the memory table or IOTLB and
+/// `copy_from_user()` / `copy_to_user()`; the host crate with a test memory.
+/// An access may span several translations: the implementation splits it,
+/// the layer never assumes that guest-contiguous memory is host-contiguous.
+/// A partial access is a failed one.
+pub trait GuestMemory {
+    /// Fills `buf` from guest address `addr`.
+    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), Fault>;
+    /// Copies `buf` to guest address `addr`.
+    fn write(&self, addr: u64, buf: &[u8]) -> Result<(), Fault>;
+    /// Orders earlier reads before later reads (`smp_rmb()`).
+    fn rmb(&self);
+    /// Orders earlier writes before later writes (`smp_wmb()`).
+    fn wmb(&self);
+    /// Orders earlier accesses before later ones (`smp_mb()`).
+    fn mb(&self);
+}
+
+/// `base + off`, or a translation error: ring addresses come from
+/// userspace, so a ring that wraps the address space is simply unreachable.
+pub(crate) fn at(base: u64, off: u64) -> Result<u64, Error> {
+    base.checked_add(off).ok_or(Error::Translation {
+        addr: base,
+        fault: Fault::Unmapped,
+    })
+}
+
+pub(crate) fn read<M: GuestMemory + ?Sized>(
+    mem: &M,
+    addr: u64,
+    buf: &mut [u8],
+) -> Result<(), Error> {
+    mem.read(addr, buf)
+        .map_err(|fault| Error::Translation { addr, fault })
+}
+
+pub(crate) fn write<M: GuestMemory + ?Sized>(mem: &M, addr: u64, buf: &[u8]) -> Result<(), Error> {
+    mem.write(addr, buf)
+        .map_err(|fault| Error::Translation { addr, fault })
+}
+
+pub(crate) fn read_u16<M: GuestMemory + ?Sized>(mem: &M, addr: u64) -> Result<u16, Error> {
+    let mut b = [0u8; 2];
+    read(mem, addr, &mut b)?;
+    Ok(u16::from_le_bytes(b))
+}
+
+pub(crate) fn write_u16<M: GuestMemory + ?Sized>(
+    mem: &M,
+    addr: u64,
+    val: u16,
+) -> Result<(), Error> {
+    write(mem, addr, &val.to_le_bytes())
+}
+
+/// The little-endian `u16` at `off` of `buf`.
+pub(crate) fn le16(buf: &[u8], off: usize) -> Option<u16> {
+    let b = buf.get(off..off.checked_add(2)?)?;
+    Some(u16::from_le_bytes(b.try_into().ok()?))
+}

@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Notification suppression in both directions, format by format.
+
+use core::ops::DerefMut;
+
+use super::{
+    desc::Desc,
+    error::Error,
+    mem::GuestMemory,
+    vring::Vring, //
+};
+
+impl<S: DerefMut<Target = [Desc]>> Vring<S> {
+    /// Whether no chain is available (`vhost_vq_avail_empty()`).
+    pub fn is_empty<M: GuestMemory + ?Sized>(&mut self, mem: &M) -> Result<bool, Error> {
+        if self.pos < self.end || self.pending.is_some() {
+            return Ok(false);
+        }
+        if self.packed() {
+            Ok(!self.packed_avail_at(mem, self.fetch.idx, self.fetch.wrap)?)
+        } else {
+            if self.avail_idx != self.consumed.idx {
+                return Ok(false);
+            }
+            self.read_avail_idx(mem)?;
+            Ok(self.avail_idx == self.consumed.idx)
+        }
+    }
+
+    /// Whether the guest must be interrupted after [`Vring::flush_used`]
+    /// (`vhost_notify()`). On error, interrupt it anyway and report.
+    pub fn need_notify<M: GuestMemory + ?Sized>(&mut self, mem: &M) -> Result<bool, Error> {
+        if self.num == 0 {
+            return Err(Error::NotReady);
+        }
+        if self.packed() {
+            self.packed_need_notify(mem)
+        } else {
+            self.split_need_notify(mem)
+        }
+    }
+
+    /// Asks the guest to kick again (`vhost_enable_notify()`), then checks
+    /// the ring once more: `Ok(true)` means chains arrived meanwhile and
+    /// the caller should disable notifications and keep going.
+    pub fn enable_notify<M: GuestMemory + ?Sized>(&mut self, mem: &M) -> Result<bool, Error> {
+        if self.num == 0 {
+            return Err(Error::NotReady);
+        }
+        if !self.no_notify {
+            return Ok(false);
+        }
+        self.no_notify = false;
+        if self.packed() {
+            self.packed_enable_notify(mem)
+        } else {
+            self.split_enable_notify(mem)
+        }
+    }
+
+    /// Tells the guest not to kick (`vhost_disable_notify()`).
+    pub fn disable_notify<M: GuestMemory + ?Sized>(&mut self, mem: &M) -> Result<(), Error> {
+        if self.num == 0 {
+            return Err(Error::NotReady);
+        }
+        if self.no_notify {
+            return Ok(());
+        }
+        self.no_notify = true;
+        if self.packed() {
+            self.packed_disable_notify(mem)
+        } else {
+            self.split_disable_notify(mem)
+        }
+    }
+}

@@ -1,0 +1,298 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The split ring: avail ring, descriptor table, used ring.
+
+use core::ops::DerefMut;
+
+use super::{
+    chain::{
+        Builder,
+        Stop, //
+    },
+    desc::{
+        Desc,
+        RawDesc, //
+    },
+    error::Error,
+    event::need_event,
+    indirect,
+    layout::{
+        RING_ENTRIES,
+        RING_IDX,
+        USED_ELEM_SIZE,
+        VIRTIO_F_IN_ORDER,
+        VIRTIO_F_NOTIFY_ON_EMPTY,
+        VIRTIO_RING_F_EVENT_IDX,
+        VRING_AVAIL_F_NO_INTERRUPT,
+        VRING_DESC_F_INDIRECT,
+        VRING_DESC_F_NEXT,
+        VRING_DESC_F_WRITE,
+        VRING_USED_F_NO_NOTIFY, //
+    },
+    mem::{
+        self,
+        GuestMemory, //
+    },
+    vring::{
+        Vring,
+        SCRATCH, //
+    },
+};
+
+/// Avail entries read per copy: all of a default batch.
+const AVAIL_CHUNK: u16 = (SCRATCH / 2) as u16;
+
+impl<S: DerefMut<Target = [Desc]>> Vring<S> {
+    /// Reads `avail->idx` (`vhost_get_avail_idx()`): `Ok(true)` if it moved.
+    ///
+    /// The read barrier orders it before the avail entries and descriptors
+    /// the new index publishes.
+    pub(crate) fn read_avail_idx<M: GuestMemory + ?Sized>(
+        &mut self,
+        mem: &M,
+    ) -> Result<bool, Error> {
+        let idx = mem::read_u16(mem, mem::at(self.avail, RING_IDX)?)?;
+        let ahead = idx.wrapping_sub(self.consumed.idx);
+        let fetched = self.fetch.idx.wrapping_sub(self.consumed.idx);
+        if ahead > self.num || ahead < fetched {
+            return Err(Error::AvailIdxJump {
+                last: self.consumed.idx,
+                idx,
+            });
+        }
+        if idx == self.avail_idx {
+            return Ok(false);
+        }
+        self.avail_idx = idx;
+        mem.rmb();
+        Ok(true)
+    }
+
+    /// Fills the batch; an error is left in `pending`.
+    pub(crate) fn refill_split<M: GuestMemory + ?Sized>(&mut self, mem: &M) {
+        if let Err(e) = self.try_refill_split(mem) {
+            self.pending = Some(e);
+        }
+    }
+
+    fn try_refill_split<M: GuestMemory + ?Sized>(&mut self, mem: &M) -> Result<(), Error> {
+        let num = self.num;
+        if self.avail_idx == self.fetch.idx && !self.read_avail_idx(mem)? {
+            return Ok(());
+        }
+        let in_order = self.has(VIRTIO_F_IN_ORDER);
+        let mut want = self
+            .avail_idx
+            .wrapping_sub(self.fetch.idx)
+            .min(self.batch_eff());
+        self.ring_win.invalidate();
+        self.ind_win.invalidate();
+        while want > 0 {
+            // One copy per chunk, never across the end of the ring: a batch
+            // is at most two copies.
+            let slot = self.fetch.idx & (num - 1);
+            let n = want.min(AVAIL_CHUNK).min(num - slot);
+            if !in_order {
+                let addr = mem::at(self.avail, RING_ENTRIES + 2 * u64::from(slot))?;
+                let buf = self
+                    .scratch
+                    .get_mut(..2 * usize::from(n))
+                    .ok_or(Error::NotReady)?;
+                mem::read(mem, addr, buf)?;
+            }
+            for k in 0..usize::from(n) {
+                let head = if in_order {
+                    self.fetch.head & (num - 1)
+                } else {
+                    mem::le16(&self.scratch, 2 * k).ok_or(Error::NotReady)?
+                };
+                if head >= num {
+                    return Err(Error::HeadOutOfRange { head, num });
+                }
+                match self.walk_split(mem, head) {
+                    Ok(slots) => {
+                        self.fetch.idx = self.fetch.idx.wrapping_add(1);
+                        self.fetch.head = self.fetch.head.wrapping_add(slots);
+                    }
+                    Err(Stop::Full) => return Ok(()),
+                    Err(Stop::Bad(e)) => return Err(e),
+                }
+            }
+            want -= n;
+        }
+        Ok(())
+    }
+
+    /// Walks the chain at `head` into the storage; returns the ring slots
+    /// it took (`vhost_get_vq_desc()`'s loop).
+    fn walk_split<M: GuestMemory + ?Sized>(&mut self, mem: &M, head: u16) -> Result<u16, Stop> {
+        let num = self.num;
+        let ahead = self.ahead();
+        // In order, chains follow each other in the table: read ahead.
+        let in_order = self.has(VIRTIO_F_IN_ORDER);
+        let table = self.desc;
+        let win = &mut self.ring_win;
+        let ind = &mut self.ind_win;
+        let mut b = Builder::new(&mut self.store, self.end, head);
+        let mut i = head;
+        let mut slots = 0u16;
+        loop {
+            if i >= num {
+                return Err(Error::NextOutOfRange { head, next: i }.into());
+            }
+            if slots >= num {
+                return Err(Error::DescLoop { head }.into());
+            }
+            slots += 1;
+            let n = if in_order {
+                ahead.min(u32::from(num - i))
+            } else {
+                1
+            };
+            let raw = RawDesc::split(win.get(mem, table, u32::from(i), n)?);
+            if raw.flags & VRING_DESC_F_INDIRECT != 0 {
+                indirect::expand(mem, ind, &mut b, &raw, ahead, false)?;
+            } else {
+                b.push(raw.addr, raw.len, raw.flags & VRING_DESC_F_WRITE != 0, true)?;
+            }
+            if raw.flags & VRING_DESC_F_NEXT == 0 {
+                break;
+            }
+            i = raw.tag;
+        }
+        self.end = b.finish(head);
+        Ok(slots)
+    }
+
+    /// Writes the buffered used entries in at most two copies, then the
+    /// used index once.
+    pub(crate) fn flush_split<M: GuestMemory + ?Sized>(&mut self, mem: &M) -> Result<(), Error> {
+        let in_order = self.has(VIRTIO_F_IN_ORDER);
+        let (count, advance) = if in_order {
+            (usize::from(self.in_order.count != 0), self.in_order.count)
+        } else {
+            (self.used_n, self.used_n as u16)
+        };
+        if count == 0 {
+            return Ok(());
+        }
+        let num = self.num;
+        for k in 0..count {
+            let e = if in_order {
+                self.in_order.last
+            } else {
+                self.used_buf.get(k).copied().unwrap_or_default()
+            };
+            let off = k * USED_ELEM_SIZE as usize;
+            let out = self
+                .scratch
+                .get_mut(off..off + USED_ELEM_SIZE as usize)
+                .ok_or(Error::NotReady)?;
+            let [i0, i1, i2, i3] = u32::from(e.id).to_le_bytes();
+            let [l0, l1, l2, l3] = e.len.to_le_bytes();
+            out.copy_from_slice(&[i0, i1, i2, i3, l0, l1, l2, l3]);
+        }
+        let start = self.used_idx & (num - 1);
+        let first = count.min(usize::from(num - start));
+        let bytes = count * USED_ELEM_SIZE as usize;
+        let split = first * USED_ELEM_SIZE as usize;
+        let (a, b) = self
+            .scratch
+            .get(..bytes)
+            .ok_or(Error::NotReady)?
+            .split_at(split);
+        mem::write(
+            mem,
+            mem::at(self.used, RING_ENTRIES + USED_ELEM_SIZE * u64::from(start))?,
+            a,
+        )?;
+        if !b.is_empty() {
+            mem::write(mem, mem::at(self.used, RING_ENTRIES)?, b)?;
+        }
+        // Entries before the index that publishes them.
+        mem.wmb();
+        let old = self.used_idx;
+        let new = old.wrapping_add(advance);
+        mem::write_u16(mem, mem::at(self.used, RING_IDX)?, new)?;
+        self.used_idx = new;
+        // The driver has not asked for an interrupt in 2^16 entries: the
+        // signalled index is meaningless now.
+        if new.wrapping_sub(self.signalled_used) < new.wrapping_sub(old) {
+            self.signalled_valid = false;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn write_used_flags<M: GuestMemory + ?Sized>(&self, mem: &M) -> Result<(), Error> {
+        let flags = if self.no_notify {
+            VRING_USED_F_NO_NOTIFY
+        } else {
+            0
+        };
+        mem::write_u16(mem, self.used, flags)
+    }
+
+    pub(crate) fn read_used_idx<M: GuestMemory + ?Sized>(&self, mem: &M) -> Result<u16, Error> {
+        mem::read_u16(mem, mem::at(self.used, RING_IDX)?)
+    }
+
+    pub(crate) fn split_need_notify<M: GuestMemory + ?Sized>(
+        &mut self,
+        mem: &M,
+    ) -> Result<bool, Error> {
+        // Pairs with the barrier the guest executes when enabling
+        // interrupts: our used index is visible before we read its flags.
+        mem.mb();
+        if self.has(VIRTIO_F_NOTIFY_ON_EMPTY) && self.avail_idx == self.consumed.idx {
+            return Ok(true);
+        }
+        if !self.has(VIRTIO_RING_F_EVENT_IDX) {
+            let flags = mem::read_u16(mem, self.avail)?;
+            return Ok(flags & VRING_AVAIL_F_NO_INTERRUPT == 0);
+        }
+        let old = self.signalled_used;
+        let valid = self.signalled_valid;
+        let new = self.used_idx;
+        self.signalled_used = new;
+        self.signalled_valid = true;
+        if !valid {
+            return Ok(true);
+        }
+        // used_event follows the avail ring.
+        let off = RING_ENTRIES + 2 * u64::from(self.num);
+        let event = mem::read_u16(mem, mem::at(self.avail, off)?)?;
+        Ok(need_event(event, new, old))
+    }
+
+    pub(crate) fn split_enable_notify<M: GuestMemory + ?Sized>(
+        &mut self,
+        mem: &M,
+    ) -> Result<bool, Error> {
+        if self.has(VIRTIO_RING_F_EVENT_IDX) {
+            // avail_event follows the used ring: kick when the guest
+            // publishes past what we have seen.
+            let off = RING_ENTRIES + USED_ELEM_SIZE * u64::from(self.num);
+            mem::write_u16(mem, mem::at(self.used, off)?, self.avail_idx)?;
+        } else {
+            self.write_used_flags(mem)?;
+        }
+        // The guest may have added a chain as we did that: make the write
+        // visible, then look again.
+        mem.mb();
+        if self.pos < self.end {
+            return Ok(true);
+        }
+        self.read_avail_idx(mem)?;
+        Ok(self.avail_idx != self.consumed.idx)
+    }
+
+    pub(crate) fn split_disable_notify<M: GuestMemory + ?Sized>(
+        &mut self,
+        mem: &M,
+    ) -> Result<(), Error> {
+        if self.has(VIRTIO_RING_F_EVENT_IDX) {
+            return Ok(());
+        }
+        self.write_used_flags(mem)
+    }
+}
