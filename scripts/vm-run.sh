@@ -57,6 +57,7 @@ rm -f "$out/status" "$out/output.log" "$out/console.log" "$out/dmesg"
 	echo "export RVHOST_FLAVOUR=$flavour"
 	echo "export RVHOST_MODDIR=$RVHOST_TOP/build/modules/$(basename "$kdir")"
 	echo "export RVHOST_TOP=$RVHOST_TOP"
+	echo "export RVHOST_CACHE=$RVHOST_CACHE"
 	[ -n "$load" ] && echo "scripts/vm/modules.sh load $load || exit 125"
 	# One argument is shell code (as with ssh); several are a command line.
 	if [ $# -eq 1 ]; then printf '%s\n' "$1"; else printf '%q ' "$@"; echo; fi

@@ -14,8 +14,12 @@ mount -t devtmpfs devtmpfs /dev 2>/dev/null
 mkdir -p /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts
 mount -t tmpfs tmpfs /dev/shm
-mount -t tmpfs tmpfs /tmp
 mount -t tmpfs tmpfs /run
+# The host's /tmp stays reachable under /run: the repository or the cache
+# may live there, and the guest's own /tmp hides it.
+mkdir -p /run/host-tmp
+mount --bind /tmp /run/host-tmp
+mount -t tmpfs tmpfs /tmp
 mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 mkdir -p /tmp/rvout
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 rvout /tmp/rvout
@@ -35,6 +39,15 @@ finish() {
 }
 
 top=$(sed -n 's/^export RVHOST_TOP=//p' /tmp/rvout/cmd)
+cache=$(sed -n 's/^export RVHOST_CACHE=//p' /tmp/rvout/cmd)
+for p in "$top" "$cache"; do
+	case "$p" in
+	/tmp/?*)
+		mkdir -p "$p"
+		mount --bind "/run/host-tmp/${p#/tmp/}" "$p"
+		;;
+	esac
+done
 cd "$top" || finish 126
 bash /tmp/rvout/cmd >/tmp/rvout/output.log 2>&1 </dev/null
 finish $?
