@@ -4,7 +4,7 @@
 //!
 //! This is the part of vhost that reads what a guest driver made available
 //! and writes back what the device used. It is `core`-only Rust with no
-//! allocation and no `unsafe`, so the same source is compiled into both
+//! allocation, and forbids unsafe_code, so the same source is compiled into both
 //! kernel modules and, unchanged, into the host crate in `tools/host` for
 //! tests, fuzzing and benchmarks.
 //!
