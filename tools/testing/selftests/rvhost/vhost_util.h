@@ -520,6 +520,22 @@ static inline uint64_t user_ptr_max(void)
 	return (1ULL << 56) - 4096;
 }
 
+/* Read a small text file (sysfs, procfs) into buf, NUL-terminated. */
+static inline bool read_small_file(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	return true;
+}
+
 /*
  * Read a module parameter of whichever module provides the device: rvhost's
  * modules (rvhost_net / rvhost_vsock) when loaded, the C vhost core
@@ -531,22 +547,12 @@ static inline bool vhost_param(enum vdev_kind kind, const char *name,
 	const char *mod = kind == VDEV_NET ? "rvhost_net" : "rvhost_vsock";
 	char path[256];
 	struct stat st;
-	ssize_t n;
-	int fd;
 
 	snprintf(path, sizeof(path), "/sys/module/%s", mod);
 	if (stat(path, &st))
 		mod = "vhost";
 	snprintf(path, sizeof(path), "/sys/module/%s/parameters/%s", mod, name);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = 0;
-	return true;
+	return read_small_file(path, buf, len);
 }
 
 static inline unsigned int max_mem_regions(enum vdev_kind kind)

@@ -163,27 +163,12 @@ static int child_in_netns_set_cid(unsigned int cid)
 	return WEXITSTATUS(status);
 }
 
-static bool read_sysctl(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = 0;
-	return true;
-}
-
 TEST_F(vsock_cid, cid_shared_across_global_netns)
 {
 	char mode[16];
 	int r;
 
-	if (!read_sysctl("/proc/sys/net/vsock/child_ns_mode", mode, sizeof(mode)))
+	if (!read_small_file("/proc/sys/net/vsock/child_ns_mode", mode, sizeof(mode)))
 		SKIP(return, "no /proc/sys/net/vsock/child_ns_mode");
 	if (strncmp(mode, "global", 6))
 		SKIP(return, "child_ns_mode is %s", mode);
