@@ -13,7 +13,11 @@
 #include <linux/if_tun.h>
 #include <linux/if_tap.h>
 #include <linux/sched/vhost_task.h>
+#include <linux/eventpoll.h>
 #include <linux/miscdevice.h>
+#include <linux/ptr_ring.h>
+#include <linux/skbuff.h>
+#include <net/xdp.h>
 #include <net/af_vsock.h>
 
 #include "rvhost_helpers.h"
@@ -56,3 +60,20 @@ RVHOST_CONST(VHOST_GET_FORK_FROM_OWNER);
 RVHOST_CONST(VHOST_NET_SET_BACKEND);
 RVHOST_CONST(VHOST_VSOCK_SET_GUEST_CID);
 RVHOST_CONST(VHOST_VSOCK_SET_RUNNING);
+
+/* The sizes of vhost_net_build_xdp() (drivers/vhost/net.c). */
+const unsigned int RUST_CONST_HELPER_RVHOST_SKB_SHINFO_SIZE =
+	SKB_DATA_ALIGN(sizeof(struct skb_shared_info));
+/* NET_SKB_PAD is max(32, L1_CACHE_BYTES), a statement expression. */
+const unsigned int RUST_CONST_HELPER_RVHOST_NET_RX_PAD =
+	NET_IP_ALIGN + (32 > L1_CACHE_BYTES ? 32 : L1_CACHE_BYTES);
+const unsigned int RUST_CONST_HELPER_RVHOST_XDP_PACKET_HEADROOM = XDP_PACKET_HEADROOM;
+const unsigned int RUST_CONST_HELPER_RVHOST_SMP_CACHE_BYTES = SMP_CACHE_BYTES;
+
+/* __poll_t constants are casts, which bindgen does not evaluate either. */
+RVHOST_CONST(EPOLLIN);
+RVHOST_CONST(EPOLLOUT);
+RVHOST_CONST(EPOLLERR);
+RVHOST_CONST(EPOLLHUP);
+RVHOST_CONST(EPOLLRDNORM);
+RVHOST_CONST(EPOLLWRNORM);

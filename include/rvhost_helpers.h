@@ -7,7 +7,52 @@
 #define RVHOST_HELPERS_H
 
 #include <linux/compiler_types.h>
+#include <linux/poll.h>
+#include <linux/types.h>
+#include <linux/wait.h>
 
+struct eventfd_ctx;
+struct file;
+struct page_frag_cache;
+struct ptr_ring;
+struct socket;
+struct task_struct;
+struct xdp_buff;
+
+/* Backends of vhost-net (drivers/vhost/net.c). */
+int rvhost_sock_check_raw_packet(struct socket *sock);
+int rvhost_sock_peek_head_len(struct socket *sock);
+bool rvhost_sock_rx_queue_empty(struct socket *sock);
+struct socket *rvhost_tun_get_socket(struct file *file);
+struct socket *rvhost_tap_get_socket(struct file *file);
+struct ptr_ring *rvhost_tun_get_tx_ring(struct file *file);
+struct ptr_ring *rvhost_tap_get_ptr_ring(struct file *file);
+int rvhost_ptr_ring_consume_batched(struct ptr_ring *r, void **array, int n);
+void rvhost_ptr_ring_unconsume(struct ptr_ring *r, void **batch, int n);
+int rvhost_tun_ptr_peek_len(void *ptr);
+void rvhost_tun_ptr_free(void *ptr);
+bool rvhost_sock_sndbuf_unlimited(struct socket *sock);
+bool rvhost_sock_xdp(struct socket *sock);
+void *rvhost_page_frag_alloc_align(struct page_frag_cache *nc,
+				   unsigned int fragsz, unsigned int align);
+void rvhost_xdp_buff_prepare(struct xdp_buff *xdp, void *buf,
+			     unsigned int buflen, int headroom, int data_len);
+void rvhost_xdp_buff_put(struct xdp_buff *xdp);
+/* Worker threads. */
+void rvhost_set_current_running(void);
+void rvhost_set_current_interruptible(void);
+void rvhost_cond_resched(void);
+struct task_struct *rvhost_kthread_create(int (*fn)(void *), void *data,
+					  const char *name);
+int rvhost_cgroup_attach_task_all(struct task_struct *from,
+				  struct task_struct *to);
+/* Polling a file from a wait queue callback (struct vhost_poll). */
+void rvhost_init_poll_funcptr(poll_table *pt, poll_queue_proc qproc);
+void rvhost_init_waitqueue_func_entry(struct wait_queue_entry *wq_entry,
+				      wait_queue_func_t func);
+__poll_t rvhost_vfs_poll(struct file *file, poll_table *pt);
+void rvhost_eventfd_signal(struct eventfd_ctx *ctx);
 unsigned long rvhost_clear_user(void __user *to, unsigned long n);
+bool rvhost_access_ok(unsigned long addr, unsigned long size);
 
 #endif

@@ -16,3 +16,8 @@ pub(crate) fn ebadfd() -> Error {
 pub(crate) fn enobufs() -> Error {
     Error::from_errno(-(bindings::ENOBUFS as i32))
 }
+
+/// `EOPNOTSUPP`: a feature bit or flag the device does not offer.
+pub(crate) fn eopnotsupp() -> Error {
+    Error::from_errno(-(bindings::EOPNOTSUPP as i32))
+}

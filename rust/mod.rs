@@ -7,6 +7,14 @@
 //! (`rvhost_net`, `rvhost_vsock`) includes this tree itself.
 
 pub(crate) mod bindings;
+pub(crate) mod dirty;
 pub(crate) mod errno;
+pub(crate) mod eventfd;
 pub(crate) mod miscdev;
+#[macro_use]
+pub(crate) mod params;
+pub(crate) mod poll;
+pub(crate) mod socket;
+pub(crate) mod uapi;
 pub(crate) mod user;
+pub(crate) mod worker;

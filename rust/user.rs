@@ -22,3 +22,13 @@ pub(crate) fn clear(ptr: UserPtr, len: usize) -> Result {
         Err(EFAULT)
     }
 }
+
+/// Whether `[addr, addr + size)` lies in user space, as C's `access_ok()`:
+/// a range check only, nothing is read.
+pub(crate) fn access_ok(addr: u64, size: u64) -> bool {
+    let (Ok(addr), Ok(size)) = (usize::try_from(addr), usize::try_from(size)) else {
+        return false;
+    };
+    // SAFETY: `access_ok()` only compares the numbers with the task size.
+    unsafe { bindings::rvhost_access_ok(addr as _, size as _) }
+}

@@ -1,22 +1,50 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The state every vhost device has, and the ioctls net and vsock answer
-//! alike (drivers/vhost/vhost.c: `vhost_dev_ioctl`, `vhost_vring_ioctl`).
+//! alike (drivers/vhost/vhost.c: `vhost_dev_ioctl()`, `vhost_vring_ioctl()`).
 //!
-//! This is the foundation's subset: ownership and the answers to ioctls not
-//! implemented yet, in the order C checks them, so that the errno is C's.
+//! Locking follows C: the device mutex serialises configuration; each
+//! queue has its own mutex, which the worker holds while it runs the
+//! queue. Order: device, then queues in index order.
 
 use crate::{
     features::{
         Features,
         WORDS, //
     },
+    iotlb::{
+        self,
+        Iotlb,
+        IotlbMsg,
+        Pending, //
+    },
+    umem::Table,
     rvhost::{
+        bindings as b,
         errno,
-        user, //
+        eventfd::{
+            EventFd,
+            EventFile, //
+        },
+        params,
+        poll::FilePoll,
+        user,
+        worker::{
+            WorkHandler,
+            Worker, //
+        },
+    },
+    vq::{
+        QueueData,
+        Vq,
+        LOG_ALL, //
     },
 };
 use kernel::{
+    alloc::{
+        KVVec,
+        KVec, //
+    },
     current,
     fs::File,
     iov::{
@@ -25,15 +53,19 @@ use kernel::{
     },
     mm::MmWithUser,
     new_mutex,
-    prelude::*,
     new_poll_condvar,
+    new_spinlock,
+    prelude::*,
     sync::{
         aref::ARef,
         poll::{
             PollCondVar,
             PollTable, //
         },
-        Mutex, //
+        Arc,
+        Mutex,
+        MutexGuard,
+        SpinLock, //
     },
     uaccess::{
         UserPtr,
@@ -41,33 +73,129 @@ use kernel::{
     },
 };
 
+/// `EPOLLIN`, the mask a kick eventfd is polled for.
+const EPOLLIN: u32 = 0x1;
+
+/// A queue and the poll of its kick eventfd.
+#[pin_data]
+pub(crate) struct Queue<D> {
+    #[pin]
+    pub(crate) vq: Mutex<Vq<D>>,
+    /// Wakes the worker when the guest kicks (`vq->poll`).
+    pub(crate) kick: Pin<KBox<FilePoll>>,
+}
+
 /// A vhost device: what `struct vhost_dev` holds.
 #[pin_data]
-pub(crate) struct Dev {
-    nvqs: u32,
+pub(crate) struct Dev<D> {
     features: &'static Features,
+    pub(crate) vqs: KVec<Pin<KBox<Queue<D>>>>,
     #[pin]
     inner: Mutex<DevInner>,
+    /// The worker again, for the worker itself to requeue work and start
+    /// socket polls without the device mutex (which a flush holds).
+    #[pin]
+    running: SpinLock<Option<Arc<Worker>>>,
+    /// The IOTLB and its messages; below the queue mutexes.
+    #[pin]
+    tlb: Mutex<Tlb>,
     /// Readers and pollers of IOTLB messages wait here (`dev->wait`).
     #[pin]
     wait: PollCondVar,
 }
 
-struct DevInner {
+/// The device IOTLB and the messages to and from userspace.
+pub(crate) struct Tlb {
+    /// Present while `VIRTIO_F_ACCESS_PLATFORM` is acked (`dev->iotlb`).
+    pub(crate) iotlb: Option<Iotlb>,
+    /// Messages for `read()` (`dev->read_list`).
+    read: KVVec<[u8; iotlb::MSG_SIZE]>,
+    /// Misses read by userspace and not answered yet (`dev->pending_list`).
+    pending: KVVec<Pending>,
+    /// `VHOST_BACKEND_F_IOTLB_MSG_V2` acked: misses are `vhost_msg_v2`.
+    v2: bool,
+}
+
+impl Tlb {
+    /// `vhost_clear_msg()`.
+    fn clear_msgs(&mut self) {
+        self.read.clear();
+        self.pending.clear();
+    }
+}
+
+/// What the device mutex protects.
+pub(crate) struct DevInner {
     /// The address space of the process that called `VHOST_SET_OWNER`.
     /// C keeps a user reference (`get_task_mm()`) so that the worker can
     /// reach guest memory; so do we.
     owner: Option<ARef<MmWithUser>>,
+    /// The worker, from `SET_OWNER` to `RESET_OWNER` or release.
+    pub(crate) worker: Option<Arc<Worker>>,
+    /// `VHOST_SET_MEM_TABLE`; a new device has none, `RESET_OWNER` leaves
+    /// an empty one (as `vhost_dev_reset_owner()`).
+    umem: Option<Arc<Table>>,
+    log_ctx: Option<Arc<EventFd>>,
+    /// `VHOST_SET_FORK_FROM_OWNER`: a vhost_task (true) or a kthread.
+    fork_owner: bool,
+    /// Features acked with `SET_FEATURES`, kept for the IOTLB decision.
+    features: [u64; WORDS],
 }
 
-impl Dev {
-    pub(crate) fn new(nvqs: u32, features: &'static Features) -> impl PinInit<Self> {
-        pin_init!(Self {
-            nvqs,
+impl<D: QueueData> Dev<D> {
+    /// A device with one queue per element of `data`; queue `i`'s kicks
+    /// queue work bit `i`.
+    pub(crate) fn new(
+        features: &'static Features,
+        data: impl IntoIterator<Item = D>,
+    ) -> Result<impl PinInit<Self, Error>> {
+        let mut vqs = KVec::new();
+        for d in data {
+            let vq = Vq::new(d)?;
+            let kick = KBox::pin_init(FilePoll::new(EPOLLIN, 1u64 << vqs.len()), GFP_KERNEL)?;
+            let q = KBox::pin_init(
+                pin_init!(Queue {
+                    vq <- new_mutex!(vq, "vhost_virtqueue::mutex"),
+                    kick,
+                }),
+                GFP_KERNEL,
+            )?;
+            vqs.push(q, GFP_KERNEL)?;
+        }
+        Ok(try_pin_init!(Self {
             features,
-            inner <- new_mutex!(DevInner { owner: None }),
+            vqs,
+            inner <- new_mutex!(
+                DevInner {
+                    owner: None,
+                    worker: None,
+                    umem: None,
+                    log_ctx: None,
+                    fork_owner: params::fork_from_owner_default(),
+                    features: [0; WORDS],
+                },
+                "vhost_dev::mutex"
+            ),
+            running <- new_spinlock!(None, "vhost_dev::running"),
+            tlb <- new_mutex!(
+                Tlb {
+                    iotlb: None,
+                    read: KVVec::new(),
+                    pending: KVVec::new(),
+                    v2: false,
+                },
+                "vhost_dev::iotlb"
+            ),
             wait <- new_poll_condvar!("vhost_dev::wait"),
-        })
+        }? Error))
+    }
+
+    pub(crate) fn nvqs(&self) -> u32 {
+        self.vqs.len() as u32
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, DevInner> {
+        self.inner.lock()
     }
 
     /// `VHOST_GET_FEATURES`: the first feature word.
@@ -94,6 +222,84 @@ impl Dev {
         Ok(0)
     }
 
+    /// `VHOST_SET_FEATURES`: one word, checked against what is offered.
+    pub(crate) fn read_features(&self, arg: usize) -> Result<[u64; WORDS]> {
+        let word: u64 = UserSlice::new(UserPtr::from_addr(arg), 8).reader().read()?;
+        if word & !self.features.words[0] != 0 {
+            return Err(errno::eopnotsupp());
+        }
+        let mut all = [0; WORDS];
+        all[0] = word;
+        Ok(all)
+    }
+
+    /// `VHOST_SET_FEATURES_ARRAY`: words past the known ones must be zero.
+    pub(crate) fn read_features_array(&self, arg: usize) -> Result<[u64; WORDS]> {
+        let count: u64 = UserSlice::new(UserPtr::from_addr(arg), 8).reader().read()?;
+        let mut all = [0u64; WORDS];
+        let copied = count.min(WORDS as u64) as usize;
+        let words = UserPtr::from_addr(arg).wrapping_byte_add(8);
+        let mut r = UserSlice::new(words, copied * 8).reader();
+        for w in &mut all[..copied] {
+            *w = r.read()?;
+        }
+        for i in copied as u64..count {
+            let at = words.wrapping_byte_add((i as usize).wrapping_mul(8));
+            let w: u64 = UserSlice::new(at, 8).reader().read()?;
+            if w != 0 {
+                return Err(errno::eopnotsupp());
+            }
+        }
+        for (w, offered) in all.iter().zip(self.features.words.iter()) {
+            if w & !offered != 0 {
+                return Err(errno::eopnotsupp());
+            }
+        }
+        Ok(all)
+    }
+
+    /// The common part of `vhost_net_set_features()`: the dirty log must be
+    /// reachable, the IOTLB comes or goes, the queues take the features.
+    /// `per_queue` sets the device's own per-queue values.
+    pub(crate) fn set_features(
+        &self,
+        features: [u64; WORDS],
+        mut per_queue: impl FnMut(&mut Vq<D>),
+    ) -> Result {
+        let mut inner = self.inner.lock();
+        let has = |bit: u32| features[(bit / 64) as usize] & (1 << (bit % 64)) != 0;
+        if has(LOG_ALL) && !self.memory_access_ok(&inner, inner.umem.as_deref(), true) {
+            return Err(EFAULT);
+        }
+        let iotlb = has(b::VIRTIO_F_ACCESS_PLATFORM);
+        // Ring addresses change meaning when an IOTLB comes or goes:
+        // `vhost_vq_invalidate_access()` forgets them.
+        let switch = iotlb != self.tlb.lock().iotlb.is_some();
+        if iotlb {
+            // `vhost_init_device_iotlb()`: a new, empty IOTLB each time.
+            let limit = params::max_iotlb_entries();
+            if limit <= 0 {
+                return Err(EFAULT);
+            }
+            self.tlb.lock().iotlb = Some(Iotlb::new(limit as usize));
+        } else {
+            self.clear_iotlb();
+        }
+        inner.features = features;
+        for q in self.vqs.iter() {
+            let mut vq = q.vq.lock();
+            vq.features = features;
+            vq.iotlb = iotlb;
+            if switch {
+                vq.desc = 0;
+                vq.avail = 0;
+                vq.used = 0;
+            }
+            per_queue(&mut vq);
+        }
+        Ok(())
+    }
+
     /// `VHOST_GET_BACKEND_FEATURES`.
     pub(crate) fn get_backend_features(&self, arg: usize) -> Result<isize> {
         let mut w = UserSlice::new(UserPtr::from_addr(arg), 8).writer();
@@ -101,41 +307,489 @@ impl Dev {
         Ok(0)
     }
 
-    /// `read()`: the next queued IOTLB message. There is no IOTLB before
-    /// `VIRTIO_F_ACCESS_PLATFORM` is negotiated, so C answers `EAGAIN` to a
-    /// non-blocking reader and `EBADFD` to a blocking one.
-    pub(crate) fn read(&self, _iov: &mut IovIterDest<'_>, nonblock: bool) -> Result<usize> {
-        if nonblock {
-            Err(EAGAIN)
-        } else {
-            Err(errno::ebadfd())
+    /// `VHOST_SET_BACKEND_FEATURES`: not owner-checked in C.
+    pub(crate) fn set_backend_features(&self, arg: usize) -> Result<isize> {
+        let f: u64 = UserSlice::new(UserPtr::from_addr(arg), 8).reader().read()?;
+        if f & !self.features.backend != 0 {
+            return Err(errno::eopnotsupp());
+        }
+        // C takes the device mutex for this.
+        let _inner = self.inner.lock();
+        self.tlb.lock().v2 = f & (1 << b::VHOST_BACKEND_F_IOTLB_MSG_V2) != 0;
+        Ok(0)
+    }
+
+    /// `vhost_clear_device_iotlb()`.
+    pub(crate) fn clear_iotlb(&self) {
+        let mut tlb = self.tlb.lock();
+        if tlb.iotlb.take().is_some() {
+            tlb.clear_msgs();
+            drop(tlb);
+            self.wait.notify_all();
         }
     }
 
-    /// `write()`: an IOTLB message. Not implemented yet; the vhost core
-    /// issue brings the IOTLB.
-    pub(crate) fn write(&self, _iov: &mut IovIterSource<'_>) -> Result<usize> {
-        Err(EINVAL)
+    /// `vhost_clear_msg()`.
+    pub(crate) fn clear_msgs(&self) {
+        self.tlb.lock().clear_msgs();
     }
 
-    /// `poll()`: readable while IOTLB messages are queued, which needs an
-    /// IOTLB; until then nothing is ever ready.
+    /// The IOTLB and messages, for translating.
+    pub(crate) fn lock_tlb(&self) -> MutexGuard<'_, Tlb> {
+        self.tlb.lock()
+    }
+
+    /// `vhost_iotlb_miss()`: tells userspace that queue `vq` needs a
+    /// translation for `iova`; the queue runs again when it comes.
+    pub(crate) fn report_miss(&self, vq: usize, iova: u64, perm: u8) {
+        let mut tlb = self.tlb.lock();
+        let msg = IotlbMsg {
+            iova,
+            perm,
+            kind: iotlb::MISS,
+            ..IotlbMsg::default()
+        };
+        let m = msg.encode(tlb.v2);
+        if tlb.read.push(m, GFP_KERNEL).is_err()
+            || tlb.pending.push(Pending { iova, vq }, GFP_KERNEL).is_err()
+        {
+            return;
+        }
+        drop(tlb);
+        self.wait.notify_all();
+    }
+
+    /// `vhost_process_iotlb_msg()`.
+    fn process_msg(&self, msg: &IotlbMsg) -> Result {
+        let _inner = self.inner.lock();
+        let mut tlb = self.tlb.lock();
+        let tlb = &mut *tlb;
+        match msg.kind {
+            iotlb::UPDATE => {
+                let table = tlb.iotlb.as_mut().ok_or(EFAULT)?;
+                let over = msg.size != 0 && msg.uaddr > u64::MAX - msg.size + 1;
+                if over || (msg.perm & 3 != 0 && !user::access_ok(msg.uaddr, msg.size)) {
+                    return Err(EFAULT);
+                }
+                let last = msg.iova.wrapping_add(msg.size).wrapping_sub(1);
+                table.add(msg.iova, last, msg.uaddr, msg.perm).map_err(|_| ENOMEM)?;
+                // `vhost_iotlb_notify_vq()`: run the queues that missed here.
+                let mut i = 0;
+                while i < tlb.pending.len() {
+                    let p = tlb.pending[i];
+                    if msg.iova <= p.iova && last >= p.iova {
+                        self.requeue(1 << p.vq);
+                        let _ = tlb.pending.remove(i);
+                    } else {
+                        i += 1;
+                    }
+                }
+                Ok(())
+            }
+            iotlb::INVALIDATE => {
+                let table = tlb.iotlb.as_mut().ok_or(EFAULT)?;
+                let last = msg.iova.wrapping_add(msg.size).wrapping_sub(1);
+                table.del(msg.iova, last);
+                Ok(())
+            }
+            _ => Err(EINVAL),
+        }
+    }
+
+    /// `read()`: the next queued IOTLB message (`vhost_chr_read_iter()`).
+    /// Without an IOTLB a blocking reader gets `EBADFD`.
+    pub(crate) fn read(&self, iov: &mut IovIterDest<'_>, nonblock: bool) -> Result<usize> {
+        if iov.len() < iotlb::MSG_SIZE {
+            return Ok(0);
+        }
+        let mut tlb = self.tlb.lock();
+        let msg = loop {
+            if !tlb.read.is_empty() {
+                break tlb.read.remove(0)?;
+            }
+            if nonblock {
+                return Err(EAGAIN);
+            }
+            if tlb.iotlb.is_none() {
+                return Err(errno::ebadfd());
+            }
+            if self.wait.wait_interruptible(&mut tlb) {
+                return Err(ERESTARTSYS);
+            }
+        };
+        drop(tlb);
+        Ok(iov.copy_to_iter(&msg))
+    }
+
+    /// `write()`: an IOTLB message (`vhost_chr_write_iter()`).
+    pub(crate) fn write(&self, iov: &mut IovIterSource<'_>) -> Result<usize> {
+        let mut ty = [0u8; 4];
+        if iov.copy_from_iter(&mut ty) != 4 {
+            return Err(EINVAL);
+        }
+        let ty = u32::from_ne_bytes(ty);
+        if ty != iotlb::MSG_V1 && ty != iotlb::MSG_V2 {
+            return Err(EINVAL);
+        }
+        // V1: the hole after `type`; V2: `asid`, which net and vsock do not
+        // offer (VHOST_BACKEND_F_IOTLB_ASID), so it is skipped.
+        iov.advance(4);
+        let mut raw = [0u8; 32];
+        if iov.copy_from_iter(&mut raw) != raw.len() {
+            return Err(EINVAL);
+        }
+        let msg = IotlbMsg::decode(&raw);
+        if msg.kind == iotlb::UPDATE && msg.size == 0 {
+            return Err(EINVAL);
+        }
+        self.process_msg(&msg).map_err(|_| EFAULT)?;
+        Ok(iotlb::MSG_SIZE)
+    }
+
+    /// `poll()`: readable while IOTLB messages are queued.
     pub(crate) fn poll(&self, file: &File, table: &PollTable<'_>) -> u32 {
         table.register_wait(file, &self.wait);
-        0
+        if self.tlb.lock().read.is_empty() {
+            0
+        } else {
+            // EPOLLIN | EPOLLRDNORM
+            0x1 | 0x40
+        }
     }
 
-    /// `VHOST_SET_OWNER`: the calling process becomes the owner.
-    pub(crate) fn set_owner(&self) -> Result<isize> {
-        let mut inner = self.inner.lock();
+    pub(crate) fn has_owner(inner: &DevInner) -> bool {
+        inner.owner.is_some()
+    }
+
+    /// `VHOST_SET_OWNER`: the calling process becomes the owner, and its
+    /// worker is created.
+    pub(crate) fn set_owner(
+        &self,
+        inner: &mut DevInner,
+        handler: Arc<dyn WorkHandler>,
+    ) -> Result<isize> {
         if inner.owner.is_some() {
             return Err(EBUSY);
         }
         // A process without an mm (a kernel thread) cannot own a device.
         let task = current!();
         let mm = task.mm().ok_or(EFAULT)?;
+        let worker = Worker::new(handler, inner.fork_owner).map_err(|_| ENOMEM)?;
         inner.owner = Some(ARef::from(mm));
+        *self.running.lock() = Some(worker.clone());
+        inner.worker = Some(worker);
         Ok(0)
+    }
+
+    /// Queues `work` again, from the worker.
+    pub(crate) fn requeue(&self, work: u64) {
+        if let Some(w) = &*self.running.lock() {
+            w.queue(work);
+        }
+    }
+
+    /// Starts `poll` on `file` with the device's worker (`vhost_poll_start()`).
+    pub(crate) fn start_poll(&self, poll: Pin<&FilePoll>, file: &File) -> Result {
+        let worker = self.running.lock().clone();
+        match worker {
+            Some(w) => poll.start(file, &w),
+            None => Ok(()),
+        }
+    }
+
+    /// `vhost_dev_check_owner`: only the owner's address space may configure
+    /// the device.
+    pub(crate) fn check_owner(inner: &DevInner) -> Result {
+        let task = current!();
+        let caller = task.mm().map(|mm| mm.as_raw());
+        match &inner.owner {
+            Some(owner) if Some(owner.as_raw()) == caller => Ok(()),
+            _ => Err(EPERM),
+        }
+    }
+
+    /// Waits until the worker ran everything queued so far.
+    pub(crate) fn flush(inner: &DevInner) {
+        if let Some(w) = &inner.worker {
+            w.flush();
+        }
+    }
+
+    /// Queues work on the worker, if there is one.
+    pub(crate) fn queue(inner: &DevInner, work: u64) {
+        if let Some(w) = &inner.worker {
+            w.queue(work);
+        }
+    }
+
+    /// `vhost_dev_stop()`: no more kicks, and nothing left running.
+    pub(crate) fn stop(&self, inner: &DevInner) {
+        for q in self.vqs.iter() {
+            q.kick.as_ref().stop();
+        }
+        Self::flush(inner);
+    }
+
+    /// `vhost_dev_cleanup()`: the backends must be gone already. Drops
+    /// every eventfd, the memory table and the worker, and forgets the
+    /// owner.
+    pub(crate) fn cleanup(&self, inner: &mut DevInner) {
+        for q in self.vqs.iter() {
+            q.kick.as_ref().stop();
+            let mut vq = q.vq.lock();
+            vq.reset();
+            vq.umem = None;
+        }
+        inner.log_ctx = None;
+        inner.umem = None;
+        inner.features = [0; WORDS];
+        {
+            let mut tlb = self.tlb.lock();
+            tlb.iotlb = None;
+            tlb.v2 = false;
+            tlb.clear_msgs();
+        }
+        *self.running.lock() = None;
+        if let Some(w) = inner.worker.take() {
+            w.stop();
+        }
+        inner.owner = None;
+        self.wait.notify_all();
+    }
+
+    /// `vhost_dev_reset_owner()`: after cleanup, an empty memory table.
+    pub(crate) fn reset_owner(&self, inner: &mut DevInner) -> Result {
+        let empty = Arc::new(Table::new(), GFP_KERNEL)?;
+        self.cleanup(inner);
+        inner.fork_owner = params::fork_from_owner_default();
+        for q in self.vqs.iter() {
+            q.vq.lock().umem = Some(empty.clone());
+        }
+        inner.umem = Some(empty);
+        Ok(())
+    }
+
+    /// `memory_access_ok()`: every queue with a backend can reach `umem`
+    /// (and log it when `log_all` or its features say so).
+    fn memory_access_ok(&self, _inner: &DevInner, umem: Option<&Table>, log_all: bool) -> bool {
+        self.vqs.iter().all(|q| {
+            let vq = q.vq.lock();
+            !vq.data.has_backend() || Vq::<D>::memory_ok(umem, vq.log_base, log_all || vq.has(LOG_ALL))
+        })
+    }
+
+    /// `VHOST_SET_FORK_FROM_OWNER`, before an owner exists.
+    fn set_fork_owner(inner: &mut DevInner, arg: usize) -> Result<isize> {
+        if inner.owner.is_some() {
+            return Err(EBUSY);
+        }
+        let v: u8 = UserSlice::new(UserPtr::from_addr(arg), 1).reader().read()?;
+        if v > 1 {
+            return Err(EINVAL);
+        }
+        inner.fork_owner = v != 0;
+        Ok(0)
+    }
+
+    /// `VHOST_GET_FORK_FROM_OWNER`.
+    fn get_fork_owner(inner: &DevInner, arg: usize) -> Result<isize> {
+        let v = u8::from(inner.fork_owner);
+        UserSlice::new(UserPtr::from_addr(arg), 1).writer().write(&v)?;
+        Ok(0)
+    }
+
+    /// `VHOST_SET_MEM_TABLE`.
+    fn set_mem_table(&self, inner: &mut DevInner, arg: usize) -> Result<isize> {
+        let mut r = UserSlice::new(UserPtr::from_addr(arg), usize::MAX).reader();
+        let hdr: b::vhost_memory = r.read()?;
+        if hdr.padding != 0 {
+            return Err(errno::eopnotsupp());
+        }
+        if hdr.nregions > u32::from(params::max_mem_regions()) {
+            return Err(E2BIG);
+        }
+        if params::max_iotlb_entries() <= 0 {
+            return Err(EINVAL);
+        }
+        let mut regions = KVec::with_capacity(hdr.nregions as usize, GFP_KERNEL)?;
+        for _ in 0..hdr.nregions {
+            let reg: b::vhost_memory_region = r.read()?;
+            regions.push(reg, GFP_KERNEL)?;
+        }
+        let table = Table::from_regions(&regions)?;
+        if !self.memory_access_ok(inner, Some(&table), false) {
+            return Err(EFAULT);
+        }
+        let table = Arc::new(table, GFP_KERNEL)?;
+        for q in self.vqs.iter() {
+            q.vq.lock().umem = Some(table.clone());
+        }
+        inner.umem = Some(table);
+        Ok(0)
+    }
+
+    /// `VHOST_SET_LOG_BASE`.
+    fn set_log_base(&self, arg: usize) -> Result<isize> {
+        let p: u64 = UserSlice::new(UserPtr::from_addr(arg), 8).reader().read()?;
+        let mut r = Ok(0);
+        for q in self.vqs.iter() {
+            let mut vq = q.vq.lock();
+            // An inactive ring is checked when it is started.
+            if vq.data.has_backend() && !vq.log_ok(p) {
+                r = Err(EFAULT);
+            } else {
+                vq.log_base = p;
+            }
+        }
+        r
+    }
+
+    /// `VHOST_SET_LOG_FD`.
+    fn set_log_fd(&self, inner: &mut DevInner, arg: usize) -> Result<isize> {
+        let fd: i32 = UserSlice::new(UserPtr::from_addr(arg), 4).reader().read()?;
+        let ctx = if fd == -1 {
+            None
+        } else {
+            Some(Arc::new(EventFd::from_fd(fd)?, GFP_KERNEL)?)
+        };
+        inner.log_ctx = ctx.clone();
+        for q in self.vqs.iter() {
+            q.vq.lock().log_ctx = ctx.clone();
+        }
+        Ok(0)
+    }
+
+    /// `vhost_dev_ioctl()`: `Ok(None)` for an ioctl it does not know
+    /// (`-ENOIOCTLCMD`), which then goes to [`Dev::vring_ioctl`].
+    pub(crate) fn dev_ioctl(
+        &self,
+        inner: &mut DevInner,
+        cmd: u32,
+        arg: usize,
+    ) -> Result<Option<isize>> {
+        match cmd {
+            b::VHOST_SET_FORK_FROM_OWNER => return Self::set_fork_owner(inner, arg).map(Some),
+            b::VHOST_GET_FORK_FROM_OWNER => return Self::get_fork_owner(inner, arg).map(Some),
+            _ => {}
+        }
+        Self::check_owner(inner)?;
+        match cmd {
+            b::VHOST_SET_MEM_TABLE => self.set_mem_table(inner, arg).map(Some),
+            b::VHOST_SET_LOG_BASE => self.set_log_base(arg).map(Some),
+            b::VHOST_SET_LOG_FD => self.set_log_fd(inner, arg).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// `vhost_get_vq_from_user()`: the index a vring ioctl starts with.
+    pub(crate) fn vq_index(&self, arg: usize) -> Result<usize> {
+        let idx: u32 = UserSlice::new(UserPtr::from_addr(arg), 4).reader().read()?;
+        if idx >= self.nvqs() {
+            return Err(errno::enobufs());
+        }
+        Ok(idx as usize)
+    }
+
+    /// `vhost_vring_ioctl()`.
+    pub(crate) fn vring_ioctl(&self, inner: &DevInner, cmd: u32, arg: usize) -> Result<isize> {
+        let idx = self.vq_index(arg)?;
+        let q = &self.vqs[idx];
+        let mut vq = q.vq.lock();
+        let ptr = UserPtr::from_addr(arg);
+        match cmd {
+            b::VHOST_SET_VRING_NUM => {
+                // `vhost_vring_set_num()` checks the backend before reading.
+                if vq.data.has_backend() {
+                    return Err(EBUSY);
+                }
+                let s: b::vhost_vring_state = UserSlice::new(ptr, 8).reader().read()?;
+                vq.set_num(s.num)?;
+                Ok(0)
+            }
+            b::VHOST_SET_VRING_ADDR => {
+                let a: b::vhost_vring_addr = UserSlice::new(ptr, 40).reader().read()?;
+                vq.set_addr(&a)?;
+                Ok(0)
+            }
+            b::VHOST_SET_VRING_BASE => {
+                if vq.data.has_backend() {
+                    return Err(EBUSY);
+                }
+                let s: b::vhost_vring_state = UserSlice::new(ptr, 8).reader().read()?;
+                vq.set_base(s.num)?;
+                Ok(0)
+            }
+            b::VHOST_GET_VRING_BASE => {
+                let s = b::vhost_vring_state {
+                    index: idx as u32,
+                    num: vq.get_base(),
+                };
+                UserSlice::new(ptr, 8).writer().write(&s)?;
+                Ok(0)
+            }
+            b::VHOST_SET_VRING_KICK => {
+                let f: b::vhost_vring_file = UserSlice::new(ptr, 8).reader().read()?;
+                let file = if f.fd == -1 {
+                    None
+                } else {
+                    Some(EventFile::from_fd(f.fd)?)
+                };
+                let same = match (&file, &vq.kick) {
+                    (Some(a), Some(b)) => core::ptr::eq(a.file(), b.file()),
+                    (None, None) => true,
+                    _ => false,
+                };
+                if same {
+                    return Ok(0);
+                }
+                let had = vq.kick.is_some();
+                if had {
+                    q.kick.as_ref().stop();
+                }
+                vq.kick = file;
+                let r = match &vq.kick {
+                    Some(k) => self.start_poll(q.kick.as_ref(), k.file()).map(|()| 0),
+                    None => Ok(0),
+                };
+                drop(vq);
+                if had {
+                    Self::flush(inner);
+                }
+                r
+            }
+            b::VHOST_SET_VRING_CALL => {
+                let f: b::vhost_vring_file = UserSlice::new(ptr, 8).reader().read()?;
+                vq.call = if f.fd == -1 {
+                    None
+                } else {
+                    Some(EventFd::from_fd(f.fd)?)
+                };
+                Ok(0)
+            }
+            b::VHOST_SET_VRING_ERR => {
+                let f: b::vhost_vring_file = UserSlice::new(ptr, 8).reader().read()?;
+                vq.err = if f.fd == -1 {
+                    None
+                } else {
+                    Some(EventFd::from_fd(f.fd)?)
+                };
+                Ok(0)
+            }
+            b::VHOST_SET_VRING_BUSYLOOP_TIMEOUT => {
+                let s: b::vhost_vring_state = UserSlice::new(ptr, 8).reader().read()?;
+                vq.busyloop_timeout = s.num;
+                Ok(0)
+            }
+            b::VHOST_GET_VRING_BUSYLOOP_TIMEOUT => {
+                let s = b::vhost_vring_state {
+                    index: idx as u32,
+                    num: vq.busyloop_timeout,
+                };
+                UserSlice::new(ptr, 8).writer().write(&s)?;
+                Ok(0)
+            }
+            _ => Err(ENOIOCTLCMD),
+        }
     }
 
     /// The answer to an ioctl this device does not know: C checks ownership
@@ -145,21 +799,7 @@ impl Dev {
     pub(crate) fn unknown_ioctl(&self, arg: usize) -> Result<isize> {
         let inner = self.inner.lock();
         Self::check_owner(&inner)?;
-        let idx: u32 = UserSlice::new(UserPtr::from_addr(arg), 4).reader().read()?;
-        if idx >= self.nvqs {
-            return Err(errno::enobufs());
-        }
+        self.vq_index(arg)?;
         Err(ENOIOCTLCMD)
-    }
-
-    /// `vhost_dev_check_owner`: only the owner's address space may configure
-    /// the device.
-    fn check_owner(inner: &DevInner) -> Result {
-        let task = current!();
-        let caller = task.mm().map(|mm| mm.as_raw());
-        match &inner.owner {
-            Some(owner) if Some(owner.as_raw()) == caller => Ok(()),
-            _ => Err(EPERM),
-        }
     }
 }

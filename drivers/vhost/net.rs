@@ -1,27 +1,93 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! `/dev/vhost-net`: the virtio-net device (drivers/vhost/net.c).
+//!
+//! Queue 0 receives (the socket's packets go into the guest's buffers),
+//! queue 1 transmits. The worker runs [`Net::handle_tx`] and
+//! [`Net::handle_rx`] when the guest kicks or the socket has room or data.
 
 use crate::{
-    dev::Dev,
-    features::Features,
+    dev::{
+        Dev,
+        DevInner, //
+    },
+    features::{
+        Features,
+        WORDS, //
+    },
+    guest::Guest,
+    iotlb::{
+        Iotlb,
+        ACCESS_RO,
+        ACCESS_WO, //
+    },
+    ring::{
+        Error as RingError,
+        Fault,
+        Head, //
+    },
     rvhost::{
         bindings as b,
-        miscdev::MiscFile, //
+        errno,
+        miscdev::MiscFile,
+        poll::FilePoll,
+        socket::{
+            NetBackend,
+            UserIovec, //
+        },
+        worker::WorkHandler,
+    },
+    vq::{
+        QueueData,
+        Ring,
+        Vq, //
     },
 };
 use kernel::{
+    alloc::KVec,
     fs::File,
     iov::{
         IovIterDest,
         IovIterSource, //
     },
     prelude::*,
-    sync::poll::PollTable,
+    sync::{
+        poll::PollTable,
+        Arc,
+        ArcBorrow, //
+    },
+    uaccess::{
+        UserPtr,
+        UserSlice, //
+    },
 };
 
-/// RX and TX.
-const NVQS: u32 = 2;
+/// Queue indices (`VHOST_NET_VQ_RX`, `VHOST_NET_VQ_TX`).
+const RX: usize = 0;
+const TX: usize = 1;
+
+/// Work bits: the kicks are bits 0 and 1 (the queue index, see
+/// [`Dev::new`]); the sockets' readiness comes after.
+const WORK_RX_KICK: u64 = 1 << RX;
+const WORK_TX_KICK: u64 = 1 << TX;
+const WORK_RX_SOCK: u64 = 1 << 2;
+const WORK_TX_SOCK: u64 = 1 << 3;
+
+/// `EPOLLIN` and `EPOLLOUT`.
+const EPOLLIN: u32 = 0x1;
+const EPOLLOUT: u32 = 0x4;
+
+/// A queue gives up the worker after this many bytes (`VHOST_NET_WEIGHT`)
+/// or packets (`VHOST_NET_PKT_WEIGHT`), so that the other queue and other
+/// devices are not starved.
+const WEIGHT: usize = 0x80000;
+const PKT_WEIGHT: usize = 256;
+
+/// `UIO_MAXIOV`: at most this many pieces per packet.
+const MAXIOV: usize = 1024;
+
+/// `sizeof(struct virtio_net_hdr)`: what vhost writes itself on receive.
+const HDR_LEN: usize = 10;
 
 /// `vhost_net_bits` and `VHOST_NET_BACKEND_FEATURES` of the C driver.
 static FEATURES: Features = Features::new(
@@ -37,45 +103,704 @@ static FEATURES: Features = Features::new(
     1 << b::VHOST_BACKEND_F_IOTLB_MSG_V2,
 );
 
+/// Per-queue state of the net device (`struct vhost_net_virtqueue`).
+pub(crate) struct NetQueue {
+    sock: Option<NetBackend>,
+    /// Header bytes vhost adds or strips itself (`VHOST_NET_F_VIRTIO_NET_HDR`).
+    vhost_hlen: usize,
+    /// Header bytes the socket adds or takes.
+    sock_hlen: usize,
+    /// Wakes the worker when the socket can take (TX) or has (RX) packets.
+    poll: Pin<KBox<FilePoll>>,
+    /// Preallocated room for one packet's bookkeeping.
+    buf: Scratch,
+}
+
+/// What the handlers need per packet, allocated once per queue.
+struct Scratch {
+    /// The user pieces of the packet being moved.
+    iov: KVec<UserIovec>,
+    /// RX: the chains of one packet and their lengths.
+    heads: KVec<(Head, u32)>,
+    /// RX: the guest ranges written, for the dirty log.
+    log: KVec<(u64, u32)>,
+    /// RX: `iov` past the header vhost writes.
+    body: KVec<UserIovec>,
+}
+
+/// What [`Net::rx_bufs`] found.
+enum RxBufs {
+    /// Enough buffers for the packet.
+    Ready,
+    /// Not enough buffers yet.
+    Empty,
+    /// More than the guest may take for one packet: drop it.
+    TooBig,
+}
+
+impl NetQueue {
+    fn new(mask: u32, work: u64) -> Result<Self> {
+        Ok(Self {
+            sock: None,
+            vhost_hlen: 0,
+            sock_hlen: 0,
+            poll: KBox::pin_init(FilePoll::new(mask, work), GFP_KERNEL)?,
+            buf: Scratch {
+                iov: KVec::with_capacity(MAXIOV, GFP_KERNEL)?,
+                heads: KVec::with_capacity(64, GFP_KERNEL)?,
+                log: KVec::with_capacity(64, GFP_KERNEL)?,
+                body: KVec::with_capacity(MAXIOV, GFP_KERNEL)?,
+            },
+        })
+    }
+}
+
+impl QueueData for NetQueue {
+    fn has_backend(&self) -> bool {
+        self.sock.is_some()
+    }
+}
+
 /// An open `/dev/vhost-net`.
 #[pin_data]
 pub(crate) struct Net {
     #[pin]
-    dev: Dev,
+    dev: Dev<NetQueue>,
+}
+
+/// Header sizes for the acked features (`vhost_net_set_features()`):
+/// `(vhost_hlen, sock_hlen)`.
+fn header_lens(features: &[u64; WORDS]) -> (usize, usize) {
+    let has = |bit: u32| features[(bit / 64) as usize] & (1 << (bit % 64)) != 0;
+    let mut len = if has(b::VIRTIO_NET_F_MRG_RXBUF) || has(b::VIRTIO_F_VERSION_1) {
+        core::mem::size_of::<b::virtio_net_hdr_mrg_rxbuf>()
+    } else {
+        core::mem::size_of::<b::virtio_net_hdr>()
+    };
+    if has(b::VIRTIO_NET_F_HOST_UDP_TUNNEL_GSO) || has(b::VIRTIO_NET_F_GUEST_UDP_TUNNEL_GSO) {
+        len = core::mem::size_of::<b::virtio_net_hdr_v1_hash_tunnel>();
+    }
+    if has(b::VHOST_NET_F_VIRTIO_NET_HDR) {
+        (len, 0)
+    } else {
+        (0, len)
+    }
+}
+
+/// Drops the first `skip` bytes of `iov`; returns the bytes left.
+fn iov_advance(iov: &mut KVec<UserIovec>, mut skip: usize) -> usize {
+    let mut drop_n = 0;
+    for v in iov.iter_mut() {
+        if skip == 0 {
+            break;
+        }
+        let n = skip.min(v.len);
+        v.base += n;
+        v.len -= n;
+        skip -= n;
+        if v.len == 0 {
+            drop_n += 1;
+        }
+    }
+    if drop_n > 0 {
+        let len = iov.len();
+        iov.copy_within(drop_n..len, 0);
+        iov.truncate(len - drop_n);
+    }
+    iov.iter().map(|v| v.len).sum()
+}
+
+/// Writes `data` at byte `off` of the user pieces `iov`.
+fn iov_write(iov: &[UserIovec], mut off: usize, mut data: &[u8]) -> Result {
+    for v in iov {
+        if data.is_empty() {
+            break;
+        }
+        if off >= v.len {
+            off -= v.len;
+            continue;
+        }
+        let n = (v.len - off).min(data.len());
+        let ptr = UserPtr::from_addr(v.base + off);
+        UserSlice::new(ptr, n).writer().write_slice(&data[..n])?;
+        data = &data[n..];
+        off = 0;
+    }
+    if data.is_empty() {
+        Ok(())
+    } else {
+        Err(EFAULT)
+    }
+}
+
+impl Net {
+    /// The worker asks the same queue to run again later (weight exceeded,
+    /// or chains arrived while notifications were being enabled).
+    fn requeue(&self, work: u64) {
+        self.dev.requeue(work);
+    }
+
+    /// Reports a broken ring: the queue stops until the next kick.
+    fn vq_err(vq: &Vq<NetQueue>, _e: RingError) {
+        vq.signal_err();
+    }
+
+    /// Publishes the used entries and interrupts the guest if it asked to.
+    fn signal_used(vq: &mut Vq<NetQueue>, tlb: Option<&Iotlb>) {
+        let (ring, mem, _) = vq.split(tlb);
+        let flushed = ring.flush_used(&mem);
+        let notify = ring.need_notify(&mem).unwrap_or(true);
+        let logged = mem.logged();
+        if flushed.is_err() {
+            vq.signal_err();
+        }
+        if logged {
+            vq.signal_log();
+        }
+        if notify {
+            vq.signal_call();
+        }
+    }
+
+    /// `vq_meta_prefetch()`: with an IOTLB, the ring areas must be mapped
+    /// before the queue runs; the first hole is reported as a miss.
+    fn prefetch(ring: &Ring, mem: &Guest<'_>) -> bool {
+        if mem.tlb.is_none() {
+            return true;
+        }
+        let (desc, avail, used) = ring.addrs();
+        let num = u64::from(ring.num());
+        let (asize, usize_) = ring.area_sizes();
+        mem.tlb_ok(desc, 16 * num, ACCESS_RO)
+            && mem.tlb_ok(avail, asize, ACCESS_RO)
+            && mem.tlb_ok(used, usize_, ACCESS_WO)
+    }
+
+    /// `handle_tx()`: every chain the guest made available becomes one
+    /// `sendmsg()` on the socket.
+    fn handle_tx(&self) {
+        let q = &self.dev.vqs[TX];
+        let mut guard = q.vq.lock();
+        let vq = &mut *guard;
+        if vq.data.sock.is_none() || !vq.ring.is_ready() {
+            return;
+        }
+        let mut total = 0usize;
+        let mut pkts = 0usize;
+        let mut requeue = false;
+        let mut err = None;
+        let mut miss = None;
+        let tlbg = self.dev.lock_tlb();
+        let tlb = tlbg.iotlb.as_ref();
+        {
+            let (ring, mem, data) = vq.split(tlb);
+            let Some(sock) = data.sock.as_ref() else {
+                return;
+            };
+            data.poll.as_ref().stop();
+            if !Self::prefetch(ring, &mem) {
+                err = None;
+                miss = mem.miss();
+            } else if let Err(e) = ring.disable_notify(&mem) {
+                err = Some(e);
+            }
+            while err.is_none() && miss.is_none() {
+                let chain = match ring.next_chain(&mem) {
+                    Ok(Some(c)) => c,
+                    Ok(None) => match ring.enable_notify(&mem) {
+                        Ok(true) => {
+                            let _ = ring.disable_notify(&mem);
+                            continue;
+                        }
+                        Ok(false) => break,
+                        Err(e) => {
+                            err = Some(e);
+                            break;
+                        }
+                    },
+                    Err(RingError::Translation {
+                        fault: Fault::Miss, ..
+                    }) => break,
+                    Err(e) => {
+                        err = Some(e);
+                        break;
+                    }
+                };
+                let head = chain.head();
+                let mark = chain.start();
+                // TX chains carry no device-writable buffers.
+                if !chain.writable().is_empty() {
+                    drop(chain);
+                    let _ = ring.rewind(mark);
+                    err = Some(RingError::NotReady);
+                    break;
+                }
+                data.buf.iov.clear();
+                let mut bad = false;
+                for d in chain.readable() {
+                    if mem.translate(d.addr, d.len, ACCESS_RO, &mut data.buf.iov, MAXIOV).is_err() {
+                        bad = true;
+                        break;
+                    }
+                }
+                drop(chain);
+                let len = iov_advance(&mut data.buf.iov, data.vhost_hlen);
+                if bad || len == 0 {
+                    let _ = ring.rewind(mark);
+                    err = Some(RingError::NotReady);
+                    break;
+                }
+                total += len;
+                let more = total < WEIGHT && !ring.is_empty(&mem).unwrap_or(true);
+                match sock.sendmsg(&data.buf.iov, len, more) {
+                    Err(e) if e == EAGAIN || e == ENOMEM || e == errno::enobufs() => {
+                        // The socket is full: retry when it has room.
+                        let _ = ring.rewind(mark);
+                        let _ = self.dev.start_poll(data.poll.as_ref(), sock.file());
+                        break;
+                    }
+                    // Anything else drops the packet, as C does.
+                    _ => {}
+                }
+                if let Err(e) = ring.add_used(&mem, head, 0) {
+                    err = Some(e);
+                    break;
+                }
+                pkts += 1;
+                if pkts >= PKT_WEIGHT || total >= WEIGHT {
+                    requeue = true;
+                    break;
+                }
+            }
+            miss = miss.or(mem.miss());
+        }
+        if let Some(e) = err {
+            Self::vq_err(vq, e);
+        }
+        Self::signal_used(vq, tlb);
+        drop(tlbg);
+        drop(guard);
+        if let Some((iova, perm)) = miss {
+            self.dev.report_miss(TX, iova, perm);
+        }
+        if requeue {
+            self.requeue(WORK_TX_KICK);
+        }
+    }
+
+    /// `get_rx_bufs()`: chains for `want` bytes, at most `quota` of them,
+    /// their pieces in `data.buf.iov`. On anything but [`RxBufs::Ready`] the
+    /// chains taken are back in the ring.
+    fn rx_bufs(
+        ring: &mut Ring,
+        mem: &Guest<'_>,
+        buf: &mut Scratch,
+        want: usize,
+        quota: usize,
+    ) -> Result<RxBufs, RingError> {
+        let mark = ring.mark();
+        buf.iov.clear();
+        buf.heads.clear();
+        buf.log.clear();
+        let mut left = want as i64;
+        let r = loop {
+            if left <= 0 {
+                break Ok(RxBufs::Ready);
+            }
+            if buf.heads.len() >= quota {
+                break Ok(RxBufs::TooBig);
+            }
+            let chain = match ring.next_chain(mem) {
+                Ok(Some(c)) => c,
+                Ok(None) => break Ok(RxBufs::Empty),
+                Err(e) => break Err(e),
+            };
+            // RX chains carry no device-readable buffers.
+            if !chain.readable().is_empty() {
+                break Err(RingError::NotReady);
+            }
+            let head = chain.head();
+            let mut len = 0u64;
+            let mut bad = false;
+            for d in chain.writable() {
+                if mem.translate(d.addr, d.len, ACCESS_WO, &mut buf.iov, MAXIOV).is_err()
+                    || (mem.log.is_some() && buf.log.push((d.addr, d.len), GFP_KERNEL).is_err())
+                {
+                    bad = true;
+                    break;
+                }
+                len += u64::from(d.len);
+            }
+            drop(chain);
+            let len = len.min(u64::from(u32::MAX)) as u32;
+            if bad || buf.heads.push((head, len), GFP_KERNEL).is_err() {
+                break Err(RingError::NotReady);
+            }
+            left -= i64::from(len);
+        };
+        match r {
+            Ok(RxBufs::Ready) => {
+                // The last chain takes only what is left of the packet.
+                if let Some(last) = buf.heads.last_mut() {
+                    last.1 = (i64::from(last.1) + left) as u32;
+                }
+            }
+            _ => {
+                let _ = ring.rewind(mark);
+            }
+        }
+        r
+    }
+
+    /// `handle_rx()`: every packet the socket has goes into guest buffers.
+    fn handle_rx(&self) {
+        let q = &self.dev.vqs[RX];
+        let mut guard = q.vq.lock();
+        let vq = &mut *guard;
+        if vq.data.sock.is_none() || !vq.ring.is_ready() {
+            return;
+        }
+        let mergeable = vq.has(b::VIRTIO_NET_F_MRG_RXBUF);
+        let set_num_buffers = mergeable || vq.has(b::VIRTIO_F_VERSION_1);
+        let mut total = 0usize;
+        let mut pkts = 0usize;
+        let mut requeue = false;
+        let mut drained = false;
+        let mut err = None;
+        let mut miss = None;
+        let tlbg = self.dev.lock_tlb();
+        let tlb = tlbg.iotlb.as_ref();
+        {
+            let (ring, mem, data) = vq.split(tlb);
+            let Some(sock) = data.sock.as_ref() else {
+                return;
+            };
+            data.poll.as_ref().stop();
+            if !Self::prefetch(ring, &mem) {
+                err = None;
+                miss = mem.miss();
+            } else if let Err(e) = ring.disable_notify(&mem) {
+                err = Some(e);
+            }
+            while err.is_none() && miss.is_none() {
+                let sock_len = sock.peek_len();
+                if sock_len == 0 {
+                    drained = true;
+                    break;
+                }
+                let sock_len = sock_len + data.sock_hlen;
+                let vhost_len = sock_len + data.vhost_hlen;
+                let quota = if mergeable { MAXIOV } else { 1 };
+                let mark = ring.mark();
+                match Self::rx_bufs(ring, &mem, &mut data.buf, vhost_len, quota) {
+                    Ok(RxBufs::Ready) => {}
+                    Ok(RxBufs::Empty) => match ring.enable_notify(&mem) {
+                        // Buffers came meanwhile.
+                        Ok(true) => {
+                            let _ = ring.disable_notify(&mem);
+                            continue;
+                        }
+                        // Wait for the guest's kick.
+                        Ok(false) => break,
+                        Err(e) => {
+                            err = Some(e);
+                            break;
+                        }
+                    },
+                    Ok(RxBufs::TooBig) => {
+                        // Truncate and discard, as C: one byte into the
+                        // first buffer (a read of nothing would not take
+                        // the packet off the socket).
+                        if let Some(first) = data.buf.iov.first() {
+                            let one = [UserIovec {
+                                base: first.base,
+                                len: 1,
+                            }];
+                            let _ = sock.recvmsg(&one, 1);
+                        }
+                        continue;
+                    }
+                    Err(RingError::Translation {
+                        fault: Fault::Miss, ..
+                    }) => break,
+                    Err(e) => {
+                        err = Some(e);
+                        break;
+                    }
+                }
+                // The data goes after the header vhost writes itself.
+                data.buf.body.clear();
+                if data.buf.body.extend_from_slice(&data.buf.iov, GFP_KERNEL).is_err() {
+                    let _ = ring.rewind(mark);
+                    err = Some(RingError::NotReady);
+                    break;
+                }
+                iov_advance(&mut data.buf.body, data.vhost_hlen);
+                if sock.recvmsg(&data.buf.body, sock_len) != Ok(sock_len) {
+                    // Userspace took the packet meanwhile: put the buffers
+                    // back.
+                    let _ = ring.rewind(mark);
+                    continue;
+                }
+                let mut hdr = [0u8; HDR_LEN + 2];
+                let nbufs = data.buf.heads.len() as u16;
+                hdr[HDR_LEN..].copy_from_slice(&nbufs.to_le_bytes());
+                let w = if data.vhost_hlen > 0 {
+                    let n = if set_num_buffers { HDR_LEN + 2 } else { HDR_LEN };
+                    iov_write(&data.buf.iov, 0, &hdr[..n])
+                } else if set_num_buffers {
+                    iov_write(&data.buf.iov, HDR_LEN, &hdr[HDR_LEN..])
+                } else {
+                    Ok(())
+                };
+                if w.is_err() {
+                    let _ = ring.rewind(mark);
+                    err = Some(RingError::NotReady);
+                    break;
+                }
+                if mem.log.is_some() {
+                    let mut left = vhost_len as u64;
+                    for &(addr, len) in data.buf.log.iter() {
+                        if left == 0 {
+                            break;
+                        }
+                        let n = left.min(u64::from(len));
+                        let _ = mem.log_write(addr, n);
+                        left -= n;
+                    }
+                }
+                for &(head, len) in data.buf.heads.iter() {
+                    if let Err(e) = ring.add_used(&mem, head, len) {
+                        err = Some(e);
+                        break;
+                    }
+                }
+                total += vhost_len;
+                pkts += 1;
+                if pkts >= PKT_WEIGHT || total >= WEIGHT {
+                    requeue = true;
+                    break;
+                }
+            }
+            if drained {
+                let _ = self.dev.start_poll(data.poll.as_ref(), sock.file());
+            }
+            miss = miss.or(mem.miss());
+        }
+        if let Some(e) = err {
+            Self::vq_err(vq, e);
+        }
+        Self::signal_used(vq, tlb);
+        drop(tlbg);
+        drop(guard);
+        if let Some((iova, perm)) = miss {
+            self.dev.report_miss(RX, iova, perm);
+        }
+        if requeue {
+            self.requeue(WORK_RX_KICK);
+        }
+    }
+
+    /// `vhost_net_stop_vq()`: detaches the backend of queue `idx`.
+    fn stop_vq(&self, idx: usize) -> Option<NetBackend> {
+        let mut guard = self.dev.vqs[idx].vq.lock();
+        let vq = &mut *guard;
+        vq.data.poll.as_ref().stop();
+        let tlbg = self.dev.lock_tlb();
+        vq.stop_ring(tlbg.iotlb.as_ref());
+        drop(tlbg);
+        vq.data.sock.take()
+    }
+
+    /// `vhost_net_set_backend()`.
+    fn set_backend(&self, index: u32, fd: i32) -> Result<isize> {
+        let inner = self.dev.lock();
+        Dev::<NetQueue>::check_owner(&inner)?;
+        if index as usize >= self.dev.vqs.len() {
+            return Err(errno::enobufs());
+        }
+        let idx = index as usize;
+        let q = &self.dev.vqs[idx];
+        let mut guard = q.vq.lock();
+        if fd == -1 {
+            self.dev.clear_msgs();
+        }
+        if !guard.access_ok() {
+            return Err(EFAULT);
+        }
+        let sock = NetBackend::from_fd(fd)?;
+        let same = match (&sock, &guard.data.sock) {
+            (Some(a), Some(b)) => a.same_as(b),
+            (None, None) => true,
+            _ => false,
+        };
+        if same {
+            return Ok(0);
+        }
+        let vq = &mut *guard;
+        vq.data.poll.as_ref().stop();
+        let tlbg = self.dev.lock_tlb();
+        let tlb = tlbg.iotlb.as_ref();
+        vq.stop_ring(tlb);
+        let old = core::mem::replace(&mut vq.data.sock, sock);
+        let mut miss = None;
+        let started = if vq.data.sock.is_some() {
+            let (r, m) = vq.start_ring(tlb);
+            miss = m;
+            r
+        } else {
+            Ok(())
+        };
+        let started = started.and_then(|()| match &vq.data.sock {
+            Some(s) => self.dev.start_poll(vq.data.poll.as_ref(), s.file()),
+            None => Ok(()),
+        });
+        if let Err(e) = started {
+            // `vq_err()`: userspace hears of it on the error eventfd.
+            vq.signal_err();
+            // Put the old backend back, as C's err_used path.
+            vq.data.poll.as_ref().stop();
+            vq.data.sock = old;
+            if vq.data.sock.is_some() {
+                let _ = vq.start_ring(tlb);
+                if let Some(s) = &vq.data.sock {
+                    let _ = self.dev.start_poll(vq.data.poll.as_ref(), s.file());
+                }
+            }
+            drop(tlbg);
+            drop(guard);
+            if let Some((iova, perm)) = miss {
+                self.dev.report_miss(idx, iova, perm);
+            }
+            return Err(e);
+        }
+        drop(tlbg);
+        drop(guard);
+        if old.is_some() {
+            Dev::<NetQueue>::flush(&inner);
+        }
+        drop(old);
+        Ok(0)
+    }
+
+    /// Stops both queues and the device, and drops everything
+    /// (`vhost_net_release()` and the first half of RESET_OWNER).
+    fn stop_all(&self, inner: &mut DevInner) {
+        let tx = self.stop_vq(TX);
+        let rx = self.stop_vq(RX);
+        Dev::<NetQueue>::flush(inner);
+        self.dev.stop(inner);
+        drop(tx);
+        drop(rx);
+    }
+
+    /// `vhost_net_reset_owner()`.
+    fn reset_owner(&self) -> Result<isize> {
+        let mut inner = self.dev.lock();
+        Dev::<NetQueue>::check_owner(&inner)?;
+        self.stop_all(&mut inner);
+        self.dev.reset_owner(&mut inner)?;
+        for q in self.dev.vqs.iter() {
+            let mut vq = q.vq.lock();
+            vq.data.vhost_hlen = 0;
+            vq.data.sock_hlen = 0;
+        }
+        Ok(0)
+    }
+
+    /// `vhost_net_set_owner()`.
+    fn set_owner(this: ArcBorrow<'_, Net>) -> Result<isize> {
+        let mut inner = this.dev.lock();
+        let handler: Arc<Net> = this.into();
+        this.dev.set_owner(&mut inner, handler)?;
+        Dev::<NetQueue>::flush(&inner);
+        Ok(0)
+    }
+
+    /// `vhost_net_set_features()`.
+    fn set_features(&self, features: [u64; WORDS]) -> Result<isize> {
+        let (vhost_hlen, sock_hlen) = header_lens(&features);
+        self.dev.set_features(features, |vq| {
+            vq.data.vhost_hlen = vhost_hlen;
+            vq.data.sock_hlen = sock_hlen;
+        })?;
+        Ok(0)
+    }
+}
+
+impl WorkHandler for Net {
+    fn run(&self, work: u64) {
+        if work & (WORK_RX_KICK | WORK_RX_SOCK) != 0 {
+            self.handle_rx();
+        }
+        if work & (WORK_TX_KICK | WORK_TX_SOCK) != 0 {
+            self.handle_tx();
+        }
+    }
 }
 
 impl MiscFile for Net {
-    type Ptr = Pin<KBox<Self>>;
+    type Ptr = Arc<Self>;
 
     fn open(_file: &File) -> Result<Self::Ptr> {
-        KBox::pin_init(
-            pin_init!(Net {
-                dev <- Dev::new(NVQS, &FEATURES),
+        let queues = [
+            NetQueue::new(EPOLLIN, WORK_RX_SOCK)?,
+            NetQueue::new(EPOLLOUT, WORK_TX_SOCK)?,
+        ];
+        Arc::pin_init(
+            try_pin_init!(Net {
+                dev <- Dev::new(&FEATURES, queues)?,
             }),
             GFP_KERNEL,
         )
     }
 
-    fn ioctl(this: Pin<&Net>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+    fn release(this: Self::Ptr, _file: &File) {
+        let mut inner = this.dev.lock();
+        this.stop_all(&mut inner);
+        this.dev.cleanup(&mut inner);
+        drop(inner);
+        drop(this);
+    }
+
+    fn ioctl(this: ArcBorrow<'_, Net>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
         let dev = &this.dev;
         match cmd {
+            b::VHOST_NET_SET_BACKEND => {
+                let f: b::vhost_vring_file =
+                    UserSlice::new(UserPtr::from_addr(arg), 8).reader().read()?;
+                this.set_backend(f.index, f.fd)
+            }
             b::VHOST_GET_FEATURES => dev.get_features(arg),
+            b::VHOST_SET_FEATURES => this.set_features(dev.read_features(arg)?),
             b::VHOST_GET_FEATURES_ARRAY => dev.get_features_array(arg),
+            b::VHOST_SET_FEATURES_ARRAY => this.set_features(dev.read_features_array(arg)?),
             b::VHOST_GET_BACKEND_FEATURES => dev.get_backend_features(arg),
-            b::VHOST_SET_OWNER => dev.set_owner(),
-            _ => dev.unknown_ioctl(arg),
+            b::VHOST_SET_BACKEND_FEATURES => dev.set_backend_features(arg),
+            b::VHOST_RESET_OWNER => this.reset_owner(),
+            b::VHOST_SET_OWNER => Self::set_owner(this),
+            _ => {
+                let mut inner = dev.lock();
+                match dev.dev_ioctl(&mut inner, cmd, arg)? {
+                    Some(r) => {
+                        Dev::<NetQueue>::flush(&inner);
+                        Ok(r)
+                    }
+                    None => dev.vring_ioctl(&inner, cmd, arg),
+                }
+            }
         }
     }
 
-    fn read_iter(this: Pin<&Net>, iov: &mut IovIterDest<'_>, nonblock: bool) -> Result<usize> {
+    fn read_iter(this: ArcBorrow<'_, Net>, iov: &mut IovIterDest<'_>, nonblock: bool) -> Result<usize> {
         this.dev.read(iov, nonblock)
     }
 
-    fn write_iter(this: Pin<&Net>, iov: &mut IovIterSource<'_>) -> Result<usize> {
+    fn write_iter(this: ArcBorrow<'_, Net>, iov: &mut IovIterSource<'_>) -> Result<usize> {
         this.dev.write(iov)
     }
 
-    fn poll(this: Pin<&Net>, file: &File, table: &PollTable<'_>) -> u32 {
+    fn poll(this: ArcBorrow<'_, Net>, file: &File, table: &PollTable<'_>) -> u32 {
         this.dev.poll(file, table)
     }
 }

@@ -10,8 +10,18 @@ mod rvhost;
 mod dev;
 mod features;
 #[allow(dead_code)]
-mod ring;
+mod guest;
+#[allow(dead_code)]
+mod mem;
+#[allow(dead_code)]
+mod iotlb;
 mod net;
+#[allow(dead_code)]
+mod ring;
+#[allow(dead_code)]
+mod umem;
+#[allow(dead_code)]
+mod vq;
 
 use kernel::prelude::*;
 use rvhost::{

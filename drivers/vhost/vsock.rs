@@ -7,8 +7,10 @@ use crate::{
     features::Features,
     rvhost::{
         bindings as b,
-        miscdev::MiscFile, //
+        miscdev::MiscFile,
+        worker::WorkHandler, //
     },
+    vq::QueueData,
 };
 use kernel::{
     fs::File,
@@ -17,11 +19,23 @@ use kernel::{
         IovIterSource, //
     },
     prelude::*,
-    sync::poll::PollTable,
+    sync::{
+        poll::PollTable,
+        Arc,
+        ArcBorrow, //
+    },
 };
 
-/// RX and TX; the event queue is not the host kernel's.
-const NVQS: u32 = 2;
+/// Per-queue state: whether the device runs (`VHOST_VSOCK_SET_RUNNING`).
+pub(crate) struct VsockQueue {
+    running: bool,
+}
+
+impl QueueData for VsockQueue {
+    fn has_backend(&self) -> bool {
+        self.running
+    }
+}
 
 /// `vhost_vsock_bits` and `VHOST_VSOCK_BACKEND_FEATURES` of the C driver.
 static FEATURES: Features = Features::new(
@@ -36,42 +50,64 @@ static FEATURES: Features = Features::new(
 #[pin_data]
 pub(crate) struct Vsock {
     #[pin]
-    dev: Dev,
+    dev: Dev<VsockQueue>,
+}
+
+impl WorkHandler for Vsock {
+    // The vsock data path is the vhost-vsock issue's.
+    fn run(&self, _work: u64) {}
 }
 
 impl MiscFile for Vsock {
-    type Ptr = Pin<KBox<Self>>;
+    type Ptr = Arc<Self>;
 
     fn open(_file: &File) -> Result<Self::Ptr> {
-        KBox::pin_init(
-            pin_init!(Vsock {
-                dev <- Dev::new(NVQS, &FEATURES),
+        // RX and TX; the event queue is not the host kernel's.
+        let queues = [
+            VsockQueue { running: false },
+            VsockQueue { running: false },
+        ];
+        Arc::pin_init(
+            try_pin_init!(Vsock {
+                dev <- Dev::new(&FEATURES, queues)?,
             }),
             GFP_KERNEL,
         )
     }
 
-    fn ioctl(this: Pin<&Vsock>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+    fn release(this: Self::Ptr, _file: &File) {
+        let mut inner = this.dev.lock();
+        this.dev.stop(&inner);
+        this.dev.cleanup(&mut inner);
+        drop(inner);
+        drop(this);
+    }
+
+    fn ioctl(this: ArcBorrow<'_, Vsock>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
         let dev = &this.dev;
         match cmd {
             b::VHOST_GET_FEATURES => dev.get_features(arg),
             // C's vsock has no VHOST_GET_FEATURES_ARRAY: it falls to the
             // generic path like any unknown ioctl.
             b::VHOST_GET_BACKEND_FEATURES => dev.get_backend_features(arg),
-            b::VHOST_SET_OWNER => dev.set_owner(),
+            b::VHOST_SET_OWNER => {
+                let mut inner = dev.lock();
+                let handler: Arc<Vsock> = this.into();
+                dev.set_owner(&mut inner, handler)
+            }
             _ => dev.unknown_ioctl(arg),
         }
     }
 
-    fn read_iter(this: Pin<&Vsock>, iov: &mut IovIterDest<'_>, nonblock: bool) -> Result<usize> {
+    fn read_iter(this: ArcBorrow<'_, Vsock>, iov: &mut IovIterDest<'_>, nonblock: bool) -> Result<usize> {
         this.dev.read(iov, nonblock)
     }
 
-    fn write_iter(this: Pin<&Vsock>, iov: &mut IovIterSource<'_>) -> Result<usize> {
+    fn write_iter(this: ArcBorrow<'_, Vsock>, iov: &mut IovIterSource<'_>) -> Result<usize> {
         this.dev.write(iov)
     }
 
-    fn poll(this: Pin<&Vsock>, file: &File, table: &PollTable<'_>) -> u32 {
+    fn poll(this: ArcBorrow<'_, Vsock>, file: &File, table: &PollTable<'_>) -> u32 {
         this.dev.poll(file, table)
     }
 }

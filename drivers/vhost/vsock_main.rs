@@ -10,7 +10,17 @@ mod rvhost;
 mod dev;
 mod features;
 #[allow(dead_code)]
+mod guest;
+#[allow(dead_code)]
+mod mem;
+#[allow(dead_code)]
+mod iotlb;
+#[allow(dead_code)]
 mod ring;
+#[allow(dead_code)]
+mod umem;
+#[allow(dead_code)]
+mod vq;
 mod vsock;
 
 use kernel::prelude::*;

@@ -1,15 +1,16 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# Runs the ring-layer fuzz target (make fuzz). Not part of make check.
+# Runs a fuzz target (make fuzz: the ring layer's). Not part of make check.
 #
-#   tools/host/fuzz.sh [SECONDS]     default 600
+#   tools/host/fuzz.sh [SECONDS] [TARGET]     default 600, ring (or mem)
 #
 # cargo-fuzz needs a nightly compiler: a nightly toolchain if rustup has
 # one, otherwise the stable compiler with RUSTC_BOOTSTRAP=1.
 set -eu
 
 secs=${1:-600}
+target=${2:-ring}
 cd "$(dirname "$0")/fuzz"
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
@@ -22,6 +23,6 @@ else
 	set -- cargo fuzz
 fi
 
-mkdir -p corpus/ring
-"$@" build -O ring
-exec "$@" run -O ring corpus/ring -- -max_total_time="$secs" -print_final_stats=1
+mkdir -p "corpus/$target"
+"$@" build -O "$target"
+exec "$@" run -O "$target" "corpus/$target" -- -max_total_time="$secs" -print_final_stats=1

@@ -14,6 +14,20 @@ pub enum Fault {
     Miss,
 }
 
+/// Which address space an address belongs to.
+///
+/// Without an IOTLB the two differ: the ring structures are at the
+/// userspace addresses `VHOST_SET_VRING_ADDR` gave, buffers and indirect
+/// tables at the guest physical addresses descriptors name, translated by
+/// the memory table. With an IOTLB both are I/O virtual addresses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Space {
+    /// Descriptor table, avail and used rings, event areas.
+    Ring,
+    /// What descriptors point to: buffers and indirect tables.
+    Guest,
+}
+
 /// Guest memory as the device sees it, and the barriers that order it.
 ///
 /// The kernel implements this with the memory table or IOTLB and
@@ -22,10 +36,10 @@ pub enum Fault {
 /// the layer never assumes that guest-contiguous memory is host-contiguous.
 /// A partial access is a failed one.
 pub trait GuestMemory {
-    /// Fills `buf` from guest address `addr`.
-    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), Fault>;
-    /// Copies `buf` to guest address `addr`.
-    fn write(&self, addr: u64, buf: &[u8]) -> Result<(), Fault>;
+    /// Fills `buf` from `addr` of `space`.
+    fn read(&self, space: Space, addr: u64, buf: &mut [u8]) -> Result<(), Fault>;
+    /// Copies `buf` to `addr` of `space`.
+    fn write(&self, space: Space, addr: u64, buf: &[u8]) -> Result<(), Fault>;
     /// Orders earlier reads before later reads (`smp_rmb()`).
     fn rmb(&self);
     /// Orders earlier writes before later writes (`smp_wmb()`).
@@ -43,17 +57,29 @@ pub(crate) fn at(base: u64, off: u64) -> Result<u64, Error> {
     })
 }
 
+/// Reads `buf` from `addr` of `space`.
+pub(crate) fn read_in<M: GuestMemory + ?Sized>(
+    mem: &M,
+    space: Space,
+    addr: u64,
+    buf: &mut [u8],
+) -> Result<(), Error> {
+    mem.read(space, addr, buf)
+        .map_err(|fault| Error::Translation { addr, fault })
+}
+
+/// Reads `buf` from the ring structures at `addr`.
 pub(crate) fn read<M: GuestMemory + ?Sized>(
     mem: &M,
     addr: u64,
     buf: &mut [u8],
 ) -> Result<(), Error> {
-    mem.read(addr, buf)
-        .map_err(|fault| Error::Translation { addr, fault })
+    read_in(mem, Space::Ring, addr, buf)
 }
 
+/// Writes `buf` to the ring structures at `addr`.
 pub(crate) fn write<M: GuestMemory + ?Sized>(mem: &M, addr: u64, buf: &[u8]) -> Result<(), Error> {
-    mem.write(addr, buf)
+    mem.write(Space::Ring, addr, buf)
         .map_err(|fault| Error::Translation { addr, fault })
 }
 

@@ -45,7 +45,8 @@ pub use self::{
     layout::*,
     mem::{
         Fault,
-        GuestMemory, //
+        GuestMemory,
+        Space, //
     },
     used::Head,
     vring::{

@@ -10,6 +10,7 @@ use super::{
     layout::{
         DEFAULT_BATCH,
         VIRTIO_F_IN_ORDER,
+        VIRTIO_RING_F_EVENT_IDX,
         VIRTIO_F_RING_PACKED, //
     },
     used::{
@@ -17,6 +18,7 @@ use super::{
         UsedElem,
         USED_BATCH, //
     },
+    mem::Space,
     window::{
         Window,
         WINDOW, //
@@ -136,8 +138,8 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
             used_buf: [UsedElem::default(); USED_BATCH],
             used_n: 0,
             in_order: InOrderUsed::default(),
-            ring_win: Window::new(),
-            ind_win: Window::new(),
+            ring_win: Window::new(Space::Ring),
+            ind_win: Window::new(Space::Guest),
             scratch: [0; SCRATCH],
         }
     }
@@ -163,6 +165,23 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
     /// Ring size.
     pub fn num(&self) -> u16 {
         self.num
+    }
+
+    /// Descriptor table, avail (packed: driver area) and used (packed:
+    /// device area) addresses.
+    pub fn addrs(&self) -> (u64, u64, u64) {
+        (self.desc, self.avail, self.used)
+    }
+
+    /// Bytes of the avail and used areas (`vhost_get_avail_size()`,
+    /// `vhost_get_used_size()`).
+    pub fn area_sizes(&self) -> (u64, u64) {
+        if self.packed() {
+            return (4, 4);
+        }
+        let num = u64::from(self.num);
+        let event = if self.has(VIRTIO_RING_F_EVENT_IDX) { 2 } else { 0 };
+        (4 + 2 * num + event, 4 + 8 * num + event)
     }
 
     /// Negotiated features.

@@ -13,7 +13,8 @@ use super::{
     layout::DESC_SIZE,
     mem::{
         self,
-        GuestMemory, //
+        GuestMemory,
+        Space, //
     },
 };
 
@@ -23,6 +24,8 @@ pub(crate) const WINDOW: usize = 16;
 const BYTES: usize = WINDOW * DESC_SIZE as usize;
 
 pub(crate) struct Window {
+    /// Where `table` lives: the ring or guest memory (indirect tables).
+    space: Space,
     /// Guest address of the table (or ring) the window is a part of.
     table: u64,
     /// Table index of `buf[0]`.
@@ -38,8 +41,9 @@ pub(crate) struct Window {
 }
 
 impl Window {
-    pub(crate) const fn new() -> Self {
+    pub(crate) const fn new(space: Space) -> Self {
         Self {
+            space,
             table: 0,
             first: 0,
             len: 0,
@@ -93,7 +97,7 @@ impl Window {
         let addr = mem::at(table, u64::from(idx) * DESC_SIZE)?;
         let bytes = (n as usize) * DESC_SIZE as usize;
         let buf = self.buf.get_mut(..bytes).ok_or(Error::NotReady)?;
-        mem::read(mem, addr, buf)?;
+        mem::read_in(mem, self.space, addr, buf)?;
         self.table = table;
         self.first = idx;
         self.len = n;

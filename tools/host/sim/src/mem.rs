@@ -15,7 +15,8 @@ use std::sync::atomic::{
 
 use rvhost_ring::{
     Fault,
-    GuestMemory, //
+    GuestMemory,
+    Space, //
 };
 
 /// Page size of the test translation.
@@ -169,7 +170,7 @@ impl TestMem {
 }
 
 impl GuestMemory for TestMem {
-    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), Fault> {
+    fn read(&self, _space: Space, addr: u64, buf: &mut [u8]) -> Result<(), Fault> {
         self.reads.set(self.reads.get() + 1);
         self.read_bytes
             .set(self.read_bytes.get() + buf.len() as u64);
@@ -179,7 +180,7 @@ impl GuestMemory for TestMem {
         })
     }
 
-    fn write(&self, addr: u64, buf: &[u8]) -> Result<(), Fault> {
+    fn write(&self, _space: Space, addr: u64, buf: &[u8]) -> Result<(), Fault> {
         self.writes.set(self.writes.get() + 1);
         let mut data = self.data.borrow_mut();
         self.pieces(addr, buf.len(), |h, b, n| {

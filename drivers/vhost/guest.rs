@@ -1,0 +1,322 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Guest memory as the kernel reaches it: through the owner's address space.
+//!
+//! Ring structures are at the userspace addresses `VHOST_SET_VRING_ADDR`
+//! gave; buffers and indirect tables at guest physical addresses, which the
+//! memory table turns into userspace addresses (`translate_desc()`). Every
+//! access is a `copy_{from,to}_user()` of the owner's memory: the worker
+//! runs in the owner's mm, and so do the ioctls.
+
+use crate::{
+    ring::{
+        Fault,
+        GuestMemory,
+        Space, //
+    },
+    rvhost::{
+        dirty,
+        socket::UserIovec, //
+    },
+    iotlb::{
+        Iotlb,
+        Lookup,
+        ACCESS_RO,
+        ACCESS_WO, //
+    },
+    umem::Table,
+    vq::LOG_PAGE,
+};
+use core::cell::Cell;
+use kernel::{
+    prelude::*,
+    sync::barrier,
+    uaccess::{
+        UserPtr,
+        UserSlice, //
+    },
+};
+
+/// Where the dirty log goes, while `VHOST_F_LOG_ALL` is acked.
+#[derive(Clone, Copy)]
+pub(crate) struct Log {
+    /// `VHOST_SET_LOG_BASE`.
+    pub(crate) base: u64,
+    /// `VHOST_F_LOG_ALL`: buffers the device writes are logged.
+    pub(crate) all: bool,
+    /// Used ring: user address, size, and the guest address to log it at
+    /// (`VHOST_VRING_F_LOG`); `None` when the used ring is not logged.
+    pub(crate) used: Option<(u64, u64, u64)>,
+}
+
+/// A queue's view of guest memory.
+pub(crate) struct Guest<'a> {
+    pub(crate) umem: Option<&'a Table>,
+    /// With `VIRTIO_F_ACCESS_PLATFORM`, every address is an I/O address
+    /// this translates.
+    pub(crate) tlb: Option<&'a Iotlb>,
+    pub(crate) log: Option<Log>,
+    logged: Cell<bool>,
+    /// The first IOTLB miss met: address and access, for userspace.
+    miss: Cell<Option<(u64, u8)>>,
+}
+
+impl<'a> Guest<'a> {
+    pub(crate) fn new(umem: Option<&'a Table>, tlb: Option<&'a Iotlb>, log: Option<Log>) -> Self {
+        Self {
+            umem,
+            tlb,
+            log,
+            logged: Cell::new(false),
+            miss: Cell::new(None),
+        }
+    }
+
+    /// The IOTLB miss to report to userspace, if any.
+    pub(crate) fn miss(&self) -> Option<(u64, u8)> {
+        self.miss.get()
+    }
+
+    /// `iotlb_access_ok()`: `[addr, addr + len)` is mapped for `access`; a
+    /// hole is recorded as a miss.
+    pub(crate) fn tlb_ok(&self, addr: u64, len: u64, access: u8) -> bool {
+        let Some(tlb) = self.tlb else {
+            return true;
+        };
+        let mut at = addr;
+        let mut done = 0u64;
+        while done < len {
+            let last = addr.wrapping_add(len).wrapping_sub(1);
+            match tlb.lookup(at, last, access) {
+                Lookup::Hit(_, n) => {
+                    done = done.saturating_add(n);
+                    at = at.wrapping_add(n);
+                }
+                Lookup::Miss => {
+                    self.miss.set(Some((at, access)));
+                    return false;
+                }
+                Lookup::Denied => return false,
+            }
+        }
+        true
+    }
+
+    /// Translates one piece: user address and length, at most `len`.
+    fn one(&self, addr: u64, len: u64, access: u8) -> Result<(u64, u64), Fault> {
+        if let Some(tlb) = self.tlb {
+            let last = addr.saturating_add(len - 1);
+            return match tlb.lookup(addr, last, access) {
+                Lookup::Hit(uaddr, n) => Ok((uaddr, n.min(len))),
+                Lookup::Miss => {
+                    if self.miss.get().is_none() {
+                        self.miss.set(Some((addr, access)));
+                    }
+                    Err(Fault::Miss)
+                }
+                Lookup::Denied => Err(Fault::Unmapped),
+            };
+        }
+        let umem = self.umem.ok_or(Fault::Unmapped)?;
+        umem.translate(addr, len).ok_or(Fault::Unmapped)
+    }
+
+    /// Whether anything was logged through this view.
+    pub(crate) fn logged(&self) -> bool {
+        self.logged.get()
+    }
+
+    /// Calls `f` with each (user address, length) piece of guest range
+    /// `[gpa, gpa + len)`.
+    pub(crate) fn pieces(
+        &self,
+        gpa: u64,
+        len: u64,
+        access: u8,
+        mut f: impl FnMut(u64, u64) -> Result<(), Fault>,
+    ) -> Result<(), Fault> {
+        let mut at = gpa;
+        let mut left = len;
+        while left > 0 {
+            let (uaddr, n) = self.one(at, left, access)?;
+            f(uaddr, n)?;
+            left -= n;
+            at = at.wrapping_add(n);
+        }
+        Ok(())
+    }
+
+    /// `translate_desc()`: appends the user pieces of a buffer to `iov`.
+    pub(crate) fn translate(
+        &self,
+        gpa: u64,
+        len: u32,
+        access: u8,
+        iov: &mut KVec<UserIovec>,
+        max: usize,
+    ) -> Result<(), Fault> {
+        self.pieces(gpa, u64::from(len), access, |uaddr, n| {
+            if iov.len() >= max {
+                return Err(Fault::Unmapped);
+            }
+            iov.push(
+                UserIovec {
+                    base: uaddr as usize,
+                    len: n as usize,
+                },
+                GFP_KERNEL,
+            )
+            .map_err(|_| Fault::Unmapped)
+        })
+    }
+
+    /// Logs `[gpa, gpa + len)` as written (`log_write()`). Returns whether
+    /// anything was logged.
+    pub(crate) fn log_write(&self, gpa: u64, len: u64) -> Result<bool, Fault> {
+        let Some(log) = self.log.filter(|l| l.all) else {
+            return Ok(false);
+        };
+        self.log_bits(log.base, gpa, len)
+    }
+
+    /// Sets the log bits of `[gpa, gpa + len)`.
+    fn log_bits(&self, base: u64, gpa: u64, len: u64) -> Result<bool, Fault> {
+        let log = Log {
+            base,
+            all: true,
+            used: None,
+        };
+        if len == 0 {
+            return Ok(false);
+        }
+        let mut page = gpa / LOG_PAGE;
+        let mut left = len + gpa % LOG_PAGE;
+        loop {
+            let byte = log.base.checked_add(page / 8).ok_or(Fault::Unmapped)?;
+            dirty::set_bit_to_user(page % 8, byte as usize).map_err(|_| Fault::Unmapped)?;
+            self.logged.set(true);
+            if left <= LOG_PAGE {
+                break;
+            }
+            left -= LOG_PAGE;
+            page += 1;
+        }
+        Ok(true)
+    }
+
+    /// Logs a write to userspace address `uaddr` (`log_write_hva()`): every
+    /// region mapping it is logged.
+    fn log_hva(&self, uaddr: u64, len: u64) -> Result<bool, Fault> {
+        let Some(umem) = self.umem else {
+            return Ok(false);
+        };
+        let mut logged = false;
+        for r in umem.regions() {
+            let end = r.uaddr.wrapping_add(r.size);
+            let wend = uaddr.saturating_add(len);
+            if uaddr >= end || wend <= r.uaddr {
+                continue;
+            }
+            let start = uaddr.max(r.uaddr);
+            let stop = wend.min(end);
+            logged |= self.log_write(r.gpa + (start - r.uaddr), stop - start)?;
+        }
+        Ok(logged)
+    }
+
+    /// Logs a write to the ring structures at `uaddr`.
+    fn log_ring(&self, uaddr: u64, len: u64) -> Result<(), Fault> {
+        let Some(log) = self.log else {
+            return Ok(());
+        };
+        if let Some((used, size, gpa)) = log.used {
+            if uaddr >= used && uaddr - used < size {
+                self.log_bits(log.base, gpa.wrapping_add(uaddr - used), len)?;
+                return Ok(());
+            }
+        }
+        self.log_hva(uaddr, len)?;
+        Ok(())
+    }
+}
+
+/// Copies from the owner's memory.
+fn copy_in(uaddr: u64, buf: &mut [u8]) -> Result<(), Fault> {
+    let ptr = UserPtr::from_addr(uaddr as usize);
+    UserSlice::new(ptr, buf.len())
+        .reader()
+        .read_slice(buf)
+        .map_err(|_| Fault::Unmapped)
+}
+
+/// Copies to the owner's memory.
+fn copy_out(uaddr: u64, buf: &[u8]) -> Result<(), Fault> {
+    let ptr = UserPtr::from_addr(uaddr as usize);
+    UserSlice::new(ptr, buf.len())
+        .writer()
+        .write_slice(buf)
+        .map_err(|_| Fault::Unmapped)
+}
+
+impl GuestMemory for Guest<'_> {
+    fn read(&self, space: Space, addr: u64, buf: &mut [u8]) -> Result<(), Fault> {
+        match space {
+            Space::Ring if self.tlb.is_none() => copy_in(addr, buf),
+            _ => {
+                let mut off = 0usize;
+                self.pieces(addr, buf.len() as u64, ACCESS_RO, |uaddr, n| {
+                    let n = n as usize;
+                    copy_in(uaddr, &mut buf[off..off + n])?;
+                    off += n;
+                    Ok(())
+                })
+            }
+        }
+    }
+
+    fn write(&self, space: Space, addr: u64, buf: &[u8]) -> Result<(), Fault> {
+        match space {
+            Space::Ring if self.tlb.is_none() => {
+                copy_out(addr, buf)?;
+                if self.log.is_some() {
+                    // Order the write before its log bit (C: smp_wmb()
+                    // in log_used()).
+                    barrier::smp_wmb();
+                    self.log_ring(addr, buf.len() as u64)?;
+                }
+                Ok(())
+            }
+            _ => {
+                let mut off = 0usize;
+                // C translates ring writes for reading (`vhost_put_user()`
+                // goes through `__vhost_get_user()`); buffers for writing.
+                let access = if space == Space::Ring { ACCESS_RO } else { ACCESS_WO };
+                self.pieces(addr, buf.len() as u64, access, |uaddr, n| {
+                    let n = n as usize;
+                    copy_out(uaddr, &buf[off..off + n])?;
+                    off += n;
+                    Ok(())
+                })?;
+                if space == Space::Guest {
+                    self.log_write(addr, buf.len() as u64)?;
+                } else if self.log.is_some() {
+                    barrier::smp_wmb();
+                    self.log_ring(addr, buf.len() as u64)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn rmb(&self) {
+        barrier::smp_rmb();
+    }
+
+    fn wmb(&self) {
+        barrier::smp_wmb();
+    }
+
+    fn mb(&self) {
+        barrier::smp_mb();
+    }
+}

@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The memory table of `VHOST_SET_MEM_TABLE`. C keeps it in a
+//! `vhost_iotlb`; so do we: the table logic is `mem::Iotlb`, shared with
+//! the device IOTLB and tested on the host (see Documentation/mem.rst).
+
+use crate::{
+    mem::{
+        self,
+        Iotlb,
+        Kind,
+        MemoryRegion,
+        NoMem,
+        Slot, //
+    },
+    rvhost::{
+        bindings as b,
+        params, //
+    },
+};
+use kernel::{
+    alloc::KVVec,
+    prelude::*,
+};
+
+/// The kernel's storage for table entries.
+pub(crate) type Slots = KVVec<Slot>;
+
+impl mem::Storage for Slots {
+    fn push_slot(&mut self, slot: Slot) -> Result<(), NoMem> {
+        self.push(slot, GFP_KERNEL).map_err(|_| NoMem)
+    }
+
+    fn pop_slot(&mut self) {
+        self.pop();
+    }
+}
+
+/// One region: guest physical range and where the owner mapped it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Region {
+    pub(crate) gpa: u64,
+    pub(crate) size: u64,
+    pub(crate) uaddr: u64,
+}
+
+/// The guest's memory as the owner mapped it.
+pub(crate) struct Table {
+    map: Iotlb<Slots>,
+}
+
+impl Table {
+    /// An empty table (what `RESET_OWNER` leaves).
+    pub(crate) fn new() -> Self {
+        Self {
+            map: Iotlb::new(Slots::new(), Kind::Umem, Self::limit()),
+        }
+    }
+
+    fn limit() -> u32 {
+        params::max_iotlb_entries().max(0) as u32
+    }
+
+    /// Builds a table from the regions userspace gave (`vhost_set_memory()`):
+    /// C refuses a region it cannot add with `EFAULT`.
+    pub(crate) fn from_regions(regs: &[b::vhost_memory_region]) -> Result<Self> {
+        let regions = regs.iter().map(|r| MemoryRegion {
+            guest_phys_addr: r.guest_phys_addr,
+            memory_size: r.memory_size,
+            userspace_addr: r.userspace_addr,
+            flags_padding: r.flags_padding,
+        });
+        let map = mem::build_umem(Slots::new(), regions, Self::limit()).map_err(|e| {
+            if e == mem::Errno::NoMem {
+                ENOMEM
+            } else {
+                EFAULT
+            }
+        })?;
+        Ok(Self { map })
+    }
+
+    pub(crate) fn regions(&self) -> impl Iterator<Item = Region> + '_ {
+        self.map.maps().map(|m| Region {
+            gpa: m.start,
+            size: m.size(),
+            uaddr: m.addr,
+        })
+    }
+
+    /// The user address of `gpa` and how many bytes from there the same
+    /// entry covers, capped at `len` (`translate_desc()`).
+    pub(crate) fn translate(&self, gpa: u64, len: u64) -> Option<(u64, u64)> {
+        let last = gpa.wrapping_add(len).wrapping_sub(1);
+        let m = self.map.lookup(gpa, last)?;
+        let left = (m.last - gpa).checked_add(1).unwrap_or(u64::MAX);
+        Some((m.addr.wrapping_add(gpa - m.start), left.min(len)))
+    }
+}
