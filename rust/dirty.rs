@@ -1,14 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The dirty log of live migration: bits in a user bitmap, one per
-//! `VHOST_PAGE_SIZE` page of guest memory (`log_write()` and
-//! `set_bit_to_user()` of drivers/vhost/vhost.c).
+//! The dirty log of live migration: setting one bit of the user bitmap
+//! (`set_bit_to_user()` of drivers/vhost/vhost.c); which bits is `mem`'s.
 //!
 //! The bitmap is the owner's memory (`VHOST_SET_LOG_BASE`), written while
 //! the owner's process may run, so a bit is set atomically in the pinned page
 //! rather than with a read-modify-write through user accessors.
 
-use crate::rvhost::bindings as rb;
 use core::ptr;
 use kernel::{
     bindings,
@@ -65,30 +63,4 @@ pub(crate) fn set_bit_to_user(nr: u64, addr: usize) -> Result {
     // pin after marking the page dirty.
     unsafe { bindings::unpin_user_pages_dirty_lock(&mut page, 1, true) };
     Ok(())
-}
-
-/// C's `log_write()`: marks dirty, in the bitmap at `log_base`, every
-/// `VHOST_PAGE_SIZE` page of guest physical memory that
-/// `[write_address, write_address + write_length)` touches.
-///
-/// The arithmetic wraps as C's `u64` does; an error stops at the page that
-/// failed, with the pages before it marked.
-pub(crate) fn log_write(log_base: usize, write_address: u64, write_length: u64) -> Result {
-    let page_size = u64::from(rb::VHOST_PAGE_SIZE);
-    let mut write_page = write_address / page_size;
-    if write_length == 0 {
-        return Ok(());
-    }
-    let mut write_length = write_length.wrapping_add(write_address % page_size);
-    loop {
-        let log = (log_base as u64).wrapping_add(write_page / 8);
-        let bit = write_page % 8;
-        let log = usize::try_from(log).map_err(|_| EFAULT)?;
-        set_bit_to_user(bit, log)?;
-        if write_length <= page_size {
-            return Ok(());
-        }
-        write_length -= page_size;
-        write_page += 1;
-    }
 }

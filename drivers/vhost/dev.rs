@@ -13,12 +13,10 @@ use crate::{
         WORDS, //
     },
     iotlb::{
-        self,
         Iotlb,
-        IotlbMsg,
         Pending, //
     },
-    umem::Table,
+    mem,
     rvhost::{
         bindings as b,
         errno,
@@ -33,6 +31,10 @@ use crate::{
             WorkHandler,
             Worker, //
         },
+    },
+    umem::{
+        kernel_error,
+        Table, //
     },
     vq::{
         QueueData,
@@ -109,7 +111,7 @@ pub(crate) struct Tlb {
     /// Present while `VIRTIO_F_ACCESS_PLATFORM` is acked (`dev->iotlb`).
     pub(crate) iotlb: Option<Iotlb>,
     /// Messages for `read()` (`dev->read_list`).
-    read: KVVec<[u8; iotlb::MSG_SIZE]>,
+    read: KVVec<[u8; mem::MSG_SIZE]>,
     /// Misses read by userspace and not answered yet (`dev->pending_list`).
     pending: KVVec<Pending>,
     /// `VHOST_BACKEND_F_IOTLB_MSG_V2` acked: misses are `vhost_msg_v2`.
@@ -268,7 +270,7 @@ impl<D: QueueData> Dev<D> {
     ) -> Result {
         let mut inner = self.inner.lock();
         let has = |bit: u32| features[(bit / 64) as usize] & (1 << (bit % 64)) != 0;
-        if has(LOG_ALL) && !self.memory_access_ok(&inner, inner.umem.as_deref(), true) {
+        if has(LOG_ALL) && !self.memory_access_ok(inner.umem.as_deref(), true) {
             return Err(EFAULT);
         }
         let iotlb = has(b::VIRTIO_F_ACCESS_PLATFORM);
@@ -343,13 +345,7 @@ impl<D: QueueData> Dev<D> {
     /// translation for `iova`; the queue runs again when it comes.
     pub(crate) fn report_miss(&self, vq: usize, iova: u64, perm: u8) {
         let mut tlb = self.tlb.lock();
-        let msg = IotlbMsg {
-            iova,
-            perm,
-            kind: iotlb::MISS,
-            ..IotlbMsg::default()
-        };
-        let m = msg.encode(tlb.v2);
+        let m = mem::encode_miss(tlb.v2, iova, perm);
         if tlb.read.push(m, GFP_KERNEL).is_err()
             || tlb.pending.push(Pending { iova, vq }, GFP_KERNEL).is_err()
         {
@@ -359,47 +355,34 @@ impl<D: QueueData> Dev<D> {
         self.wait.notify_all();
     }
 
-    /// `vhost_process_iotlb_msg()`.
-    fn process_msg(&self, msg: &IotlbMsg) -> Result {
+    /// `vhost_process_iotlb_msg()`; an update runs the queues that missed
+    /// in its range (`vhost_iotlb_notify_vq()`).
+    fn process_msg(&self, w: &mem::WriteMsg) -> Result {
         let _inner = self.inner.lock();
         let mut tlb = self.tlb.lock();
         let tlb = &mut *tlb;
-        match msg.kind {
-            iotlb::UPDATE => {
-                let table = tlb.iotlb.as_mut().ok_or(EFAULT)?;
-                let over = msg.size != 0 && msg.uaddr > u64::MAX - msg.size + 1;
-                if over || (msg.perm & 3 != 0 && !user::access_ok(msg.uaddr, msg.size)) {
-                    return Err(EFAULT);
+        let table = tlb.iotlb.as_mut().map(Iotlb::map_mut);
+        let out = mem::process_iotlb_msg(table, w.asid, &w.msg, &user::access_ok);
+        out.result.map_err(kernel_error)?;
+        if out.notify {
+            let mut i = 0;
+            while i < tlb.pending.len() {
+                let p = tlb.pending[i];
+                if mem::resolves_miss(&w.msg, p.iova) {
+                    self.requeue(1 << p.vq);
+                    let _ = tlb.pending.remove(i);
+                } else {
+                    i += 1;
                 }
-                let last = msg.iova.wrapping_add(msg.size).wrapping_sub(1);
-                table.add(msg.iova, last, msg.uaddr, msg.perm).map_err(|_| ENOMEM)?;
-                // `vhost_iotlb_notify_vq()`: run the queues that missed here.
-                let mut i = 0;
-                while i < tlb.pending.len() {
-                    let p = tlb.pending[i];
-                    if msg.iova <= p.iova && last >= p.iova {
-                        self.requeue(1 << p.vq);
-                        let _ = tlb.pending.remove(i);
-                    } else {
-                        i += 1;
-                    }
-                }
-                Ok(())
             }
-            iotlb::INVALIDATE => {
-                let table = tlb.iotlb.as_mut().ok_or(EFAULT)?;
-                let last = msg.iova.wrapping_add(msg.size).wrapping_sub(1);
-                table.del(msg.iova, last);
-                Ok(())
-            }
-            _ => Err(EINVAL),
         }
+        Ok(())
     }
 
     /// `read()`: the next queued IOTLB message (`vhost_chr_read_iter()`).
     /// Without an IOTLB a blocking reader gets `EBADFD`.
     pub(crate) fn read(&self, iov: &mut IovIterDest<'_>, nonblock: bool) -> Result<usize> {
-        if iov.len() < iotlb::MSG_SIZE {
+        if iov.len() < mem::MSG_SIZE {
             return Ok(0);
         }
         let mut tlb = self.tlb.lock();
@@ -421,29 +404,15 @@ impl<D: QueueData> Dev<D> {
         Ok(iov.copy_to_iter(&msg))
     }
 
-    /// `write()`: an IOTLB message (`vhost_chr_write_iter()`).
+    /// `write()`: an IOTLB message (`vhost_chr_write_iter()`). Net and vsock
+    /// do not offer `VHOST_BACKEND_F_IOTLB_ASID`.
     pub(crate) fn write(&self, iov: &mut IovIterSource<'_>) -> Result<usize> {
-        let mut ty = [0u8; 4];
-        if iov.copy_from_iter(&mut ty) != 4 {
-            return Err(EINVAL);
-        }
-        let ty = u32::from_ne_bytes(ty);
-        if ty != iotlb::MSG_V1 && ty != iotlb::MSG_V2 {
-            return Err(EINVAL);
-        }
-        // V1: the hole after `type`; V2: `asid`, which net and vsock do not
-        // offer (VHOST_BACKEND_F_IOTLB_ASID), so it is skipped.
-        iov.advance(4);
-        let mut raw = [0u8; 32];
-        if iov.copy_from_iter(&mut raw) != raw.len() {
-            return Err(EINVAL);
-        }
-        let msg = IotlbMsg::decode(&raw);
-        if msg.kind == iotlb::UPDATE && msg.size == 0 {
-            return Err(EINVAL);
-        }
-        self.process_msg(&msg).map_err(|_| EFAULT)?;
-        Ok(iotlb::MSG_SIZE)
+        // C copies the type, skips a word and copies the 32-byte message.
+        let mut buf = [0u8; 40];
+        let n = iov.copy_from_iter(&mut buf);
+        let w = mem::parse_write(&buf[..n], false).map_err(kernel_error)?;
+        self.process_msg(&w).map_err(|_| EFAULT)?;
+        Ok(mem::MSG_SIZE)
     }
 
     /// `poll()`: readable while IOTLB messages are queued.
@@ -571,10 +540,11 @@ impl<D: QueueData> Dev<D> {
 
     /// `memory_access_ok()`: every queue with a backend can reach `umem`
     /// (and log it when `log_all` or its features say so).
-    fn memory_access_ok(&self, _inner: &DevInner, umem: Option<&Table>, log_all: bool) -> bool {
+    fn memory_access_ok(&self, umem: Option<&Table>, log_all: bool) -> bool {
+        let umem = umem.map(Table::map);
         self.vqs.iter().all(|q| {
-            let vq = q.vq.lock();
-            !vq.data.has_backend() || Vq::<D>::memory_ok(umem, vq.log_base, log_all || vq.has(LOG_ALL))
+            let vq = q.vq.lock().state();
+            mem::memory_access_ok([&vq], umem, log_all, &user::access_ok)
         })
     }
 
@@ -594,7 +564,9 @@ impl<D: QueueData> Dev<D> {
     /// `VHOST_GET_FORK_FROM_OWNER`.
     fn get_fork_owner(inner: &DevInner, arg: usize) -> Result<isize> {
         let v = u8::from(inner.fork_owner);
-        UserSlice::new(UserPtr::from_addr(arg), 1).writer().write(&v)?;
+        UserSlice::new(UserPtr::from_addr(arg), 1)
+            .writer()
+            .write(&v)?;
         Ok(0)
     }
 
@@ -617,7 +589,7 @@ impl<D: QueueData> Dev<D> {
             regions.push(reg, GFP_KERNEL)?;
         }
         let table = Table::from_regions(&regions)?;
-        if !self.memory_access_ok(inner, Some(&table), false) {
+        if !self.memory_access_ok(Some(&table), false) {
             return Err(EFAULT);
         }
         let table = Arc::new(table, GFP_KERNEL)?;
@@ -635,7 +607,7 @@ impl<D: QueueData> Dev<D> {
         for q in self.vqs.iter() {
             let mut vq = q.vq.lock();
             // An inactive ring is checked when it is started.
-            if vq.data.has_backend() && !vq.log_ok(p) {
+            if !vq.log_ok(p) {
                 r = Err(EFAULT);
             } else {
                 vq.log_base = p;

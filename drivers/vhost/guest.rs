@@ -9,6 +9,13 @@
 //! runs in the owner's mm, and so do the ioctls.
 
 use crate::{
+    iotlb::{
+        Iotlb,
+        Lookup,
+        ACCESS_RO,
+        ACCESS_WO, //
+    },
+    mem,
     ring::{
         Fault,
         GuestMemory,
@@ -18,14 +25,7 @@ use crate::{
         dirty,
         socket::UserIovec, //
     },
-    iotlb::{
-        Iotlb,
-        Lookup,
-        ACCESS_RO,
-        ACCESS_WO, //
-    },
     umem::Table,
-    vq::LOG_PAGE,
 };
 use core::cell::Cell;
 use kernel::{
@@ -121,6 +121,11 @@ impl<'a> Guest<'a> {
         umem.translate(addr, len).ok_or(Fault::Unmapped)
     }
 
+    /// Whether buffers the device writes are logged (`VHOST_F_LOG_ALL`).
+    pub(crate) fn logs_data(&self) -> bool {
+        self.log.is_some_and(|l| l.all)
+    }
+
     /// Whether anything was logged through this view.
     pub(crate) fn logged(&self) -> bool {
         self.logged.get()
@@ -179,64 +184,51 @@ impl<'a> Guest<'a> {
         self.log_bits(log.base, gpa, len)
     }
 
-    /// Sets the log bits of `[gpa, gpa + len)`.
+    /// Sets one log bit (`set_bit_to_user()`).
+    fn set_bit(&self, b: mem::LogBit) -> Result<(), Fault> {
+        let addr = usize::try_from(b.addr).map_err(|_| Fault::Unmapped)?;
+        dirty::set_bit_to_user(u64::from(b.bit), addr).map_err(|_| Fault::Unmapped)?;
+        self.logged.set(true);
+        Ok(())
+    }
+
+    /// Sets the log bits of `[gpa, gpa + len)` (`log_write()`).
     fn log_bits(&self, base: u64, gpa: u64, len: u64) -> Result<bool, Fault> {
-        let log = Log {
-            base,
-            all: true,
-            used: None,
-        };
-        if len == 0 {
-            return Ok(false);
-        }
-        let mut page = gpa / LOG_PAGE;
-        let mut left = len + gpa % LOG_PAGE;
-        loop {
-            let byte = log.base.checked_add(page / 8).ok_or(Fault::Unmapped)?;
-            dirty::set_bit_to_user(page % 8, byte as usize).map_err(|_| Fault::Unmapped)?;
-            self.logged.set(true);
-            if left <= LOG_PAGE {
-                break;
-            }
-            left -= LOG_PAGE;
-            page += 1;
-        }
-        Ok(true)
+        mem::log_write(base, gpa, len, &mut |b| self.set_bit(b))?;
+        Ok(len != 0)
     }
 
-    /// Logs a write to userspace address `uaddr` (`log_write_hva()`): every
-    /// region mapping it is logged.
-    fn log_hva(&self, uaddr: u64, len: u64) -> Result<bool, Fault> {
-        let Some(umem) = self.umem else {
-            return Ok(false);
-        };
-        let mut logged = false;
-        for r in umem.regions() {
-            let end = r.uaddr.wrapping_add(r.size);
-            let wend = uaddr.saturating_add(len);
-            if uaddr >= end || wend <= r.uaddr {
-                continue;
-            }
-            let start = uaddr.max(r.uaddr);
-            let stop = wend.min(end);
-            logged |= self.log_write(r.gpa + (start - r.uaddr), stop - start)?;
-        }
-        Ok(logged)
-    }
-
-    /// Logs a write to the ring structures at `uaddr`.
+    /// Logs a write to the ring structures at `uaddr`: only the used ring
+    /// is logged, at its log address, and only with `VHOST_VRING_F_LOG`
+    /// (`log_used()`).
     fn log_ring(&self, uaddr: u64, len: u64) -> Result<(), Fault> {
         let Some(log) = self.log else {
             return Ok(());
         };
-        if let Some((used, size, gpa)) = log.used {
-            if uaddr >= used && uaddr - used < size {
-                self.log_bits(log.base, gpa.wrapping_add(uaddr - used), len)?;
-                return Ok(());
-            }
+        let Some((used, size, log_addr)) = log.used else {
+            return Ok(());
+        };
+        if uaddr < used || uaddr - used >= size {
+            return Ok(());
         }
-        self.log_hva(uaddr, len)?;
-        Ok(())
+        let off = uaddr - used;
+        let Some(umem) = self.umem else {
+            self.log_bits(log.base, log_addr.wrapping_add(off), len)?;
+            return Ok(());
+        };
+        let tlb = self.tlb.map(Iotlb::map);
+        let mut set = |b| self.set_bit(b);
+        mem::log_used(
+            tlb,
+            umem.map(),
+            log.base,
+            log_addr,
+            used,
+            off,
+            len,
+            &mut set,
+        )
+        .map_err(|_| Fault::Unmapped)
     }
 }
 
@@ -290,7 +282,11 @@ impl GuestMemory for Guest<'_> {
                 let mut off = 0usize;
                 // C translates ring writes for reading (`vhost_put_user()`
                 // goes through `__vhost_get_user()`); buffers for writing.
-                let access = if space == Space::Ring { ACCESS_RO } else { ACCESS_WO };
+                let access = if space == Space::Ring {
+                    ACCESS_RO
+                } else {
+                    ACCESS_WO
+                };
                 self.pieces(addr, buf.len() as u64, access, |uaddr, n| {
                     let n = n as usize;
                     copy_out(uaddr, &buf[off..off + n])?;

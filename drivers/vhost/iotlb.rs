@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The device IOTLB (`VIRTIO_F_ACCESS_PLATFORM`): translations userspace
-//! writes to the device fd, and the misses the device reads back
-//! (drivers/vhost/vhost.c: `vhost_chr_write_iter()`, `vhost_chr_read_iter()`,
-//! `vhost_process_iotlb_msg()`, `vhost_iotlb_miss()`).
+//! writes to the device fd, and the misses the device reads back. The
+//! message format and table logic are `mem`'s; this is the kernel's view.
 
 use crate::{
     mem::{
@@ -12,67 +11,12 @@ use crate::{
     },
     umem::Slots,
 };
-use kernel::prelude::*;
-
-/// `struct vhost_msg` and `struct vhost_msg_v2` are both this long, with
-/// the `vhost_iotlb_msg` at byte 8.
-pub(crate) const MSG_SIZE: usize = 72;
-const IOTLB_AT: usize = 8;
-
-/// `VHOST_IOTLB_MSG`, `VHOST_IOTLB_MSG_V2`.
-pub(crate) const MSG_V1: u32 = 0x1;
-pub(crate) const MSG_V2: u32 = 0x2;
-
-/// `vhost_iotlb_msg.type`.
-pub(crate) const MISS: u8 = 1;
-pub(crate) const UPDATE: u8 = 2;
-pub(crate) const INVALIDATE: u8 = 3;
 
 /// `VHOST_ACCESS_RO`, `VHOST_ACCESS_WO`.
-pub(crate) const ACCESS_RO: u8 = 0x1;
-pub(crate) const ACCESS_WO: u8 = 0x2;
-
-/// `struct vhost_iotlb_msg`.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct IotlbMsg {
-    pub(crate) iova: u64,
-    pub(crate) size: u64,
-    pub(crate) uaddr: u64,
-    pub(crate) perm: u8,
-    pub(crate) kind: u8,
-}
-
-impl IotlbMsg {
-    /// Decodes the 32 bytes of a `vhost_iotlb_msg`.
-    pub(crate) fn decode(b: &[u8; 32]) -> Self {
-        let u64_at = |o: usize| {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(&b[o..o + 8]);
-            u64::from_ne_bytes(w)
-        };
-        Self {
-            iova: u64_at(0),
-            size: u64_at(8),
-            uaddr: u64_at(16),
-            perm: b[24],
-            kind: b[25],
-        }
-    }
-
-    /// Encodes a whole `vhost_msg` (`v2`: `vhost_msg_v2`) carrying `self`.
-    pub(crate) fn encode(&self, v2: bool) -> [u8; MSG_SIZE] {
-        let mut m = [0u8; MSG_SIZE];
-        let ty: u32 = if v2 { MSG_V2 } else { MSG_V1 };
-        m[0..4].copy_from_slice(&ty.to_ne_bytes());
-        let i = IOTLB_AT;
-        m[i..i + 8].copy_from_slice(&self.iova.to_ne_bytes());
-        m[i + 8..i + 16].copy_from_slice(&self.size.to_ne_bytes());
-        m[i + 16..i + 24].copy_from_slice(&self.uaddr.to_ne_bytes());
-        m[i + 24] = self.perm;
-        m[i + 25] = self.kind;
-        m
-    }
-}
+pub(crate) use crate::mem::{
+    VHOST_ACCESS_RO as ACCESS_RO,
+    VHOST_ACCESS_WO as ACCESS_WO, //
+};
 
 /// The device IOTLB: a `mem::Iotlb` that reports holes as misses.
 pub(crate) struct Iotlb {
@@ -97,16 +41,14 @@ impl Iotlb {
         }
     }
 
-    /// `vhost_iotlb_add_range()`.
-    pub(crate) fn add(&mut self, start: u64, last: u64, uaddr: u64, perm: u8) -> Result {
-        self.map
-            .add_range(start, last, uaddr, perm)
-            .map_err(|_| ENOMEM)
+    /// The table, for the functions of `mem`.
+    pub(crate) fn map(&self) -> &mem::Iotlb<Slots> {
+        &self.map
     }
 
-    /// `vhost_iotlb_del_range()`: every map touching `[start, last]` goes.
-    pub(crate) fn del(&mut self, start: u64, last: u64) {
-        self.map.del_range(start, last);
+    /// The table, for `mem::process_iotlb_msg()`.
+    pub(crate) fn map_mut(&mut self) -> &mut mem::Iotlb<Slots> {
+        &mut self.map
     }
 
     /// `translate_desc()`'s lookup for `[addr, last]`.

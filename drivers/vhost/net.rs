@@ -21,6 +21,7 @@ use crate::{
         ACCESS_RO,
         ACCESS_WO, //
     },
+    mem::RingSizes,
     ring::{
         Error as RingError,
         Fault,
@@ -110,6 +111,10 @@ pub(crate) struct NetQueue {
     vhost_hlen: usize,
     /// Header bytes the socket adds or takes.
     sock_hlen: usize,
+    /// `VIRTIO_NET_F_MRG_RXBUF`: a packet may take several chains.
+    mergeable: bool,
+    /// `num_buffers` is written (`MRG_RXBUF` or `VERSION_1`).
+    set_num_buffers: bool,
     /// Wakes the worker when the socket can take (TX) or has (RX) packets.
     poll: Pin<KBox<FilePoll>>,
     /// Preallocated room for one packet's bookkeeping.
@@ -124,8 +129,17 @@ struct Scratch {
     heads: KVec<(Head, u32)>,
     /// RX: the guest ranges written, for the dirty log.
     log: KVec<(u64, u32)>,
-    /// RX: `iov` past the header vhost writes.
-    body: KVec<UserIovec>,
+}
+
+/// How a handler run ended.
+#[derive(Default)]
+struct Run {
+    /// The guest broke the ring: signal the error eventfd.
+    err: Option<RingError>,
+    /// The queue gave up the worker for fairness: run it again.
+    requeue: bool,
+    /// Wait for the socket: TX full, or RX drained.
+    poll_sock: bool,
 }
 
 /// What [`Net::rx_bufs`] found.
@@ -144,12 +158,13 @@ impl NetQueue {
             sock: None,
             vhost_hlen: 0,
             sock_hlen: 0,
+            mergeable: false,
+            set_num_buffers: false,
             poll: KBox::pin_init(FilePoll::new(mask, work), GFP_KERNEL)?,
             buf: Scratch {
                 iov: KVec::with_capacity(MAXIOV, GFP_KERNEL)?,
                 heads: KVec::with_capacity(64, GFP_KERNEL)?,
                 log: KVec::with_capacity(64, GFP_KERNEL)?,
-                body: KVec::with_capacity(MAXIOV, GFP_KERNEL)?,
             },
         })
     }
@@ -240,11 +255,6 @@ impl Net {
         self.dev.requeue(work);
     }
 
-    /// Reports a broken ring: the queue stops until the next kick.
-    fn vq_err(vq: &Vq<NetQueue>, _e: RingError) {
-        vq.signal_err();
-    }
-
     /// Publishes the used entries and interrupts the guest if it asked to.
     fn signal_used(vq: &mut Vq<NetQueue>, tlb: Option<&Iotlb>) {
         let (ring, mem, _) = vq.split(tlb);
@@ -264,57 +274,87 @@ impl Net {
 
     /// `vq_meta_prefetch()`: with an IOTLB, the ring areas must be mapped
     /// before the queue runs; the first hole is reported as a miss.
-    fn prefetch(ring: &Ring, mem: &Guest<'_>) -> bool {
-        if mem.tlb.is_none() {
-            return true;
+    fn prefetch(g: &Guest<'_>, (desc, avail, used): (u64, u64, u64), size: RingSizes) -> bool {
+        g.tlb.is_none()
+            || (g.tlb_ok(desc, size.desc, ACCESS_RO)
+                && g.tlb_ok(avail, size.avail, ACCESS_RO)
+                && g.tlb_ok(used, size.used, ACCESS_WO))
+    }
+
+    /// The guest made nothing more available: ask it to kick
+    /// (`vhost_enable_notify()`). `Ok(true)` when chains came meanwhile,
+    /// with notifications off again: the handler goes on.
+    fn rearm(ring: &mut Ring, mem: &Guest<'_>) -> Result<bool, RingError> {
+        if ring.enable_notify(mem)? {
+            ring.disable_notify(mem)?;
+            return Ok(true);
         }
-        let (desc, avail, used) = ring.addrs();
-        let num = u64::from(ring.num());
-        let (asize, usize_) = ring.area_sizes();
-        mem.tlb_ok(desc, 16 * num, ACCESS_RO)
-            && mem.tlb_ok(avail, asize, ACCESS_RO)
-            && mem.tlb_ok(used, usize_, ACCESS_WO)
+        Ok(false)
+    }
+
+    /// What runs around both handlers: the queue lock, the IOTLB prefetch,
+    /// notifications off, then after `handler` the used entries published,
+    /// errors and misses reported, and the queue requeued when it gave up
+    /// the worker for fairness.
+    fn run(&self, idx: usize, handler: impl FnOnce(&mut Ring, &Guest<'_>, &mut NetQueue) -> Run) {
+        let mut guard = self.dev.vqs[idx].vq.lock();
+        let vq = &mut *guard;
+        if vq.data.sock.is_none() || !vq.ring.is_ready() {
+            return;
+        }
+        let tlbg = self.dev.lock_tlb();
+        let tlb = tlbg.iotlb.as_ref();
+        let size = RingSizes::of(&vq.state(), vq.num);
+        let addrs = (vq.desc, vq.avail, vq.used);
+        let (ring, mem, data) = vq.split(tlb);
+        data.poll.as_ref().stop();
+        let mut run = Run::default();
+        if Self::prefetch(&mem, addrs, size) {
+            match ring.disable_notify(&mem) {
+                Ok(()) => run = handler(ring, &mem, data),
+                Err(e) => run.err = Some(e),
+            }
+        }
+        if run.poll_sock {
+            if let Some(sock) = &data.sock {
+                let _ = self.dev.start_poll(data.poll.as_ref(), sock.file());
+            }
+        }
+        let miss = mem.miss();
+        drop(mem);
+        if run.err.is_some() {
+            // `vq_err()`: the queue stops until the next kick.
+            vq.signal_err();
+        }
+        Self::signal_used(vq, tlb);
+        drop(tlbg);
+        drop(guard);
+        if let Some((iova, perm)) = miss {
+            self.dev.report_miss(idx, iova, perm);
+        }
+        if run.requeue {
+            self.requeue(1 << idx);
+        }
     }
 
     /// `handle_tx()`: every chain the guest made available becomes one
     /// `sendmsg()` on the socket.
     fn handle_tx(&self) {
-        let q = &self.dev.vqs[TX];
-        let mut guard = q.vq.lock();
-        let vq = &mut *guard;
-        if vq.data.sock.is_none() || !vq.ring.is_ready() {
-            return;
-        }
-        let mut total = 0usize;
-        let mut pkts = 0usize;
-        let mut requeue = false;
-        let mut err = None;
-        let mut miss = None;
-        let tlbg = self.dev.lock_tlb();
-        let tlb = tlbg.iotlb.as_ref();
-        {
-            let (ring, mem, data) = vq.split(tlb);
+        self.run(TX, |ring, mem, data| {
+            let mut run = Run::default();
             let Some(sock) = data.sock.as_ref() else {
-                return;
+                return run;
             };
-            data.poll.as_ref().stop();
-            if !Self::prefetch(ring, &mem) {
-                err = None;
-                miss = mem.miss();
-            } else if let Err(e) = ring.disable_notify(&mem) {
-                err = Some(e);
-            }
-            while err.is_none() && miss.is_none() {
-                let chain = match ring.next_chain(&mem) {
+            let mut total = 0usize;
+            let mut pkts = 0usize;
+            loop {
+                let chain = match ring.next_chain(mem) {
                     Ok(Some(c)) => c,
-                    Ok(None) => match ring.enable_notify(&mem) {
-                        Ok(true) => {
-                            let _ = ring.disable_notify(&mem);
-                            continue;
-                        }
+                    Ok(None) => match Self::rearm(ring, mem) {
+                        Ok(true) => continue,
                         Ok(false) => break,
                         Err(e) => {
-                            err = Some(e);
+                            run.err = Some(e);
                             break;
                         }
                     },
@@ -322,70 +362,54 @@ impl Net {
                         fault: Fault::Miss, ..
                     }) => break,
                     Err(e) => {
-                        err = Some(e);
+                        run.err = Some(e);
                         break;
                     }
                 };
                 let head = chain.head();
                 let mark = chain.start();
-                // TX chains carry no device-writable buffers.
-                if !chain.writable().is_empty() {
-                    drop(chain);
-                    let _ = ring.rewind(mark);
-                    err = Some(RingError::NotReady);
-                    break;
-                }
                 data.buf.iov.clear();
-                let mut bad = false;
+                // TX chains carry no device-writable buffers.
+                let mut bad = !chain.writable().is_empty();
                 for d in chain.readable() {
-                    if mem.translate(d.addr, d.len, ACCESS_RO, &mut data.buf.iov, MAXIOV).is_err() {
-                        bad = true;
+                    if bad {
                         break;
                     }
+                    bad = mem
+                        .translate(d.addr, d.len, ACCESS_RO, &mut data.buf.iov, MAXIOV)
+                        .is_err();
                 }
                 drop(chain);
                 let len = iov_advance(&mut data.buf.iov, data.vhost_hlen);
                 if bad || len == 0 {
                     let _ = ring.rewind(mark);
-                    err = Some(RingError::NotReady);
+                    run.err = Some(RingError::NotReady);
                     break;
                 }
                 total += len;
-                let more = total < WEIGHT && !ring.is_empty(&mem).unwrap_or(true);
+                let more = total < WEIGHT && !ring.is_empty(mem).unwrap_or(true);
                 match sock.sendmsg(&data.buf.iov, len, more) {
                     Err(e) if e == EAGAIN || e == ENOMEM || e == errno::enobufs() => {
                         // The socket is full: retry when it has room.
                         let _ = ring.rewind(mark);
-                        let _ = self.dev.start_poll(data.poll.as_ref(), sock.file());
+                        run.poll_sock = true;
                         break;
                     }
                     // Anything else drops the packet, as C does.
                     _ => {}
                 }
-                if let Err(e) = ring.add_used(&mem, head, 0) {
-                    err = Some(e);
+                if let Err(e) = ring.add_used(mem, head, 0) {
+                    run.err = Some(e);
                     break;
                 }
                 pkts += 1;
                 if pkts >= PKT_WEIGHT || total >= WEIGHT {
-                    requeue = true;
+                    run.requeue = true;
                     break;
                 }
             }
-            miss = miss.or(mem.miss());
-        }
-        if let Some(e) = err {
-            Self::vq_err(vq, e);
-        }
-        Self::signal_used(vq, tlb);
-        drop(tlbg);
-        drop(guard);
-        if let Some((iova, perm)) = miss {
-            self.dev.report_miss(TX, iova, perm);
-        }
-        if requeue {
-            self.requeue(WORK_TX_KICK);
-        }
+            run
+        });
     }
 
     /// `get_rx_bufs()`: chains for `want` bytes, at most `quota` of them,
@@ -423,8 +447,10 @@ impl Net {
             let mut len = 0u64;
             let mut bad = false;
             for d in chain.writable() {
-                if mem.translate(d.addr, d.len, ACCESS_WO, &mut buf.iov, MAXIOV).is_err()
-                    || (mem.log.is_some() && buf.log.push((d.addr, d.len), GFP_KERNEL).is_err())
+                if mem
+                    .translate(d.addr, d.len, ACCESS_WO, &mut buf.iov, MAXIOV)
+                    .is_err()
+                    || (mem.logs_data() && buf.log.push((d.addr, d.len), GFP_KERNEL).is_err())
                 {
                     bad = true;
                     break;
@@ -454,56 +480,34 @@ impl Net {
 
     /// `handle_rx()`: every packet the socket has goes into guest buffers.
     fn handle_rx(&self) {
-        let q = &self.dev.vqs[RX];
-        let mut guard = q.vq.lock();
-        let vq = &mut *guard;
-        if vq.data.sock.is_none() || !vq.ring.is_ready() {
-            return;
-        }
-        let mergeable = vq.has(b::VIRTIO_NET_F_MRG_RXBUF);
-        let set_num_buffers = mergeable || vq.has(b::VIRTIO_F_VERSION_1);
-        let mut total = 0usize;
-        let mut pkts = 0usize;
-        let mut requeue = false;
-        let mut drained = false;
-        let mut err = None;
-        let mut miss = None;
-        let tlbg = self.dev.lock_tlb();
-        let tlb = tlbg.iotlb.as_ref();
-        {
-            let (ring, mem, data) = vq.split(tlb);
+        self.run(RX, |ring, mem, data| {
+            let mut run = Run::default();
             let Some(sock) = data.sock.as_ref() else {
-                return;
+                return run;
             };
-            data.poll.as_ref().stop();
-            if !Self::prefetch(ring, &mem) {
-                err = None;
-                miss = mem.miss();
-            } else if let Err(e) = ring.disable_notify(&mem) {
-                err = Some(e);
-            }
-            while err.is_none() && miss.is_none() {
+            let mergeable = data.mergeable;
+            let set_num_buffers = data.set_num_buffers;
+            let mut total = 0usize;
+            let mut pkts = 0usize;
+            loop {
                 let sock_len = sock.peek_len();
                 if sock_len == 0 {
-                    drained = true;
+                    run.poll_sock = true;
                     break;
                 }
                 let sock_len = sock_len + data.sock_hlen;
                 let vhost_len = sock_len + data.vhost_hlen;
                 let quota = if mergeable { MAXIOV } else { 1 };
                 let mark = ring.mark();
-                match Self::rx_bufs(ring, &mem, &mut data.buf, vhost_len, quota) {
+                match Self::rx_bufs(ring, mem, &mut data.buf, vhost_len, quota) {
                     Ok(RxBufs::Ready) => {}
-                    Ok(RxBufs::Empty) => match ring.enable_notify(&mem) {
-                        // Buffers came meanwhile.
-                        Ok(true) => {
-                            let _ = ring.disable_notify(&mem);
-                            continue;
-                        }
-                        // Wait for the guest's kick.
+                    // Wait for the guest's kick, unless buffers came
+                    // meanwhile.
+                    Ok(RxBufs::Empty) => match Self::rearm(ring, mem) {
+                        Ok(true) => continue,
                         Ok(false) => break,
                         Err(e) => {
-                            err = Some(e);
+                            run.err = Some(e);
                             break;
                         }
                     },
@@ -524,41 +528,46 @@ impl Net {
                         fault: Fault::Miss, ..
                     }) => break,
                     Err(e) => {
-                        err = Some(e);
+                        run.err = Some(e);
                         break;
                     }
                 }
-                // The data goes after the header vhost writes itself.
-                data.buf.body.clear();
-                if data.buf.body.extend_from_slice(&data.buf.iov, GFP_KERNEL).is_err() {
+                // vhost's own header goes first (the buffers are put back
+                // if the receive fails, so writing it early is harmless);
+                // with the socket's header, num_buffers is patched after.
+                let mut hdr = [0u8; HDR_LEN + 2];
+                let nbufs = data.buf.heads.len() as u16;
+                hdr[HDR_LEN..].copy_from_slice(&nbufs.to_le_bytes());
+                let mut w = Ok(());
+                if data.vhost_hlen > 0 {
+                    let n = if set_num_buffers {
+                        HDR_LEN + 2
+                    } else {
+                        HDR_LEN
+                    };
+                    w = iov_write(&data.buf.iov, 0, &hdr[..n]);
+                    iov_advance(&mut data.buf.iov, data.vhost_hlen);
+                }
+                if w.is_err() {
                     let _ = ring.rewind(mark);
-                    err = Some(RingError::NotReady);
+                    run.err = Some(RingError::NotReady);
                     break;
                 }
-                iov_advance(&mut data.buf.body, data.vhost_hlen);
-                if sock.recvmsg(&data.buf.body, sock_len) != Ok(sock_len) {
+                if sock.recvmsg(&data.buf.iov, sock_len) != Ok(sock_len) {
                     // Userspace took the packet meanwhile: put the buffers
                     // back.
                     let _ = ring.rewind(mark);
                     continue;
                 }
-                let mut hdr = [0u8; HDR_LEN + 2];
-                let nbufs = data.buf.heads.len() as u16;
-                hdr[HDR_LEN..].copy_from_slice(&nbufs.to_le_bytes());
-                let w = if data.vhost_hlen > 0 {
-                    let n = if set_num_buffers { HDR_LEN + 2 } else { HDR_LEN };
-                    iov_write(&data.buf.iov, 0, &hdr[..n])
-                } else if set_num_buffers {
-                    iov_write(&data.buf.iov, HDR_LEN, &hdr[HDR_LEN..])
-                } else {
-                    Ok(())
-                };
-                if w.is_err() {
+                if data.vhost_hlen == 0
+                    && set_num_buffers
+                    && iov_write(&data.buf.iov, HDR_LEN, &hdr[HDR_LEN..]).is_err()
+                {
                     let _ = ring.rewind(mark);
-                    err = Some(RingError::NotReady);
+                    run.err = Some(RingError::NotReady);
                     break;
                 }
-                if mem.log.is_some() {
+                if mem.logs_data() {
                     let mut left = vhost_len as u64;
                     for &(addr, len) in data.buf.log.iter() {
                         if left == 0 {
@@ -570,35 +579,23 @@ impl Net {
                     }
                 }
                 for &(head, len) in data.buf.heads.iter() {
-                    if let Err(e) = ring.add_used(&mem, head, len) {
-                        err = Some(e);
+                    if let Err(e) = ring.add_used(mem, head, len) {
+                        run.err = Some(e);
                         break;
                     }
                 }
                 total += vhost_len;
                 pkts += 1;
+                if run.err.is_some() {
+                    break;
+                }
                 if pkts >= PKT_WEIGHT || total >= WEIGHT {
-                    requeue = true;
+                    run.requeue = true;
                     break;
                 }
             }
-            if drained {
-                let _ = self.dev.start_poll(data.poll.as_ref(), sock.file());
-            }
-            miss = miss.or(mem.miss());
-        }
-        if let Some(e) = err {
-            Self::vq_err(vq, e);
-        }
-        Self::signal_used(vq, tlb);
-        drop(tlbg);
-        drop(guard);
-        if let Some((iova, perm)) = miss {
-            self.dev.report_miss(RX, iova, perm);
-        }
-        if requeue {
-            self.requeue(WORK_RX_KICK);
-        }
+            run
+        });
     }
 
     /// `vhost_net_stop_vq()`: detaches the backend of queue `idx`.
@@ -704,6 +701,8 @@ impl Net {
             let mut vq = q.vq.lock();
             vq.data.vhost_hlen = 0;
             vq.data.sock_hlen = 0;
+            vq.data.mergeable = false;
+            vq.data.set_num_buffers = false;
         }
         Ok(0)
     }
@@ -720,9 +719,14 @@ impl Net {
     /// `vhost_net_set_features()`.
     fn set_features(&self, features: [u64; WORDS]) -> Result<isize> {
         let (vhost_hlen, sock_hlen) = header_lens(&features);
+        let has = |bit: u32| features[(bit / 64) as usize] & (1 << (bit % 64)) != 0;
+        let mergeable = has(b::VIRTIO_NET_F_MRG_RXBUF);
+        let set_num_buffers = mergeable || has(b::VIRTIO_F_VERSION_1);
         self.dev.set_features(features, |vq| {
             vq.data.vhost_hlen = vhost_hlen;
             vq.data.sock_hlen = sock_hlen;
+            vq.data.mergeable = mergeable;
+            vq.data.set_num_buffers = set_num_buffers;
         })?;
         Ok(0)
     }
@@ -792,7 +796,11 @@ impl MiscFile for Net {
         }
     }
 
-    fn read_iter(this: ArcBorrow<'_, Net>, iov: &mut IovIterDest<'_>, nonblock: bool) -> Result<usize> {
+    fn read_iter(
+        this: ArcBorrow<'_, Net>,
+        iov: &mut IovIterDest<'_>,
+        nonblock: bool,
+    ) -> Result<usize> {
         this.dev.read(iov, nonblock)
     }
 

@@ -18,10 +18,7 @@ use crate::{
         params, //
     },
 };
-use kernel::{
-    alloc::KVVec,
-    prelude::*,
-};
+use kernel::{alloc::KVVec, prelude::*};
 
 /// The kernel's storage for table entries.
 pub(crate) type Slots = KVVec<Slot>;
@@ -34,6 +31,11 @@ impl mem::Storage for Slots {
     fn pop_slot(&mut self) {
         self.pop();
     }
+}
+
+/// The kernel error for an errno of `mem`.
+pub(crate) fn kernel_error(e: mem::Errno) -> Error {
+    Error::from_errno(e.to_errno())
 }
 
 /// One region: guest physical range and where the owner mapped it.
@@ -70,14 +72,13 @@ impl Table {
             userspace_addr: r.userspace_addr,
             flags_padding: r.flags_padding,
         });
-        let map = mem::build_umem(Slots::new(), regions, Self::limit()).map_err(|e| {
-            if e == mem::Errno::NoMem {
-                ENOMEM
-            } else {
-                EFAULT
-            }
-        })?;
+        let map = mem::build_umem(Slots::new(), regions, Self::limit()).map_err(kernel_error)?;
         Ok(Self { map })
+    }
+
+    /// The entries, for the checks of `mem`.
+    pub(crate) fn map(&self) -> &Iotlb<Slots> {
+        &self.map
     }
 
     pub(crate) fn regions(&self) -> impl Iterator<Item = Region> + '_ {

@@ -15,26 +15,26 @@ use crate::{
         Log, //
     },
     iotlb::Iotlb,
-    umem::Table,
+    mem,
     ring::{
         self,
         Desc,
         Vring, //
     },
     rvhost::{
+        bindings,
         eventfd::{
             EventFd,
             EventFile, //
         },
-        errno,
         user,
     },
+    umem::{
+        kernel_error,
+        Table, //
+    },
 };
-use kernel::{
-    alloc::KVVec,
-    prelude::*,
-    sync::Arc,
-};
+use kernel::{alloc::KVVec, prelude::*, sync::Arc};
 
 /// `VIRTIO_F_RING_PACKED`.
 const RING_PACKED: u32 = 34;
@@ -44,8 +44,6 @@ const EVENT_IDX: u32 = 29;
 pub(crate) const LOG_ALL: u32 = 26;
 /// `VHOST_VRING_F_LOG`.
 pub(crate) const VRING_F_LOG: u32 = 0;
-/// `VHOST_PAGE_SIZE`: granularity of the dirty log.
-pub(crate) const LOG_PAGE: u64 = 0x1000;
 
 /// The ring layer's queue, as the kernel instantiates it.
 pub(crate) type Ring = Vring<KVVec<Desc>>;
@@ -142,109 +140,62 @@ impl<D: QueueData> Vq<D> {
         self.iotlb = false;
     }
 
-    fn event(&self) -> u64 {
-        if self.has(EVENT_IDX) {
-            2
-        } else {
-            0
-        }
-    }
-
-    /// `vhost_get_desc_size()`.
-    pub(crate) fn desc_size(&self, num: u32) -> u64 {
-        16 * u64::from(num)
-    }
-
-    /// `vhost_get_avail_size()`.
-    pub(crate) fn avail_size(&self, num: u32) -> u64 {
-        if self.has(RING_PACKED) {
-            4
-        } else {
-            4 + 2 * u64::from(num) + self.event()
+    /// What the checks of `mem` read from the queue. Rings are sized as
+    /// split rings, as C's vhost core sizes them.
+    pub(crate) fn state(&self) -> mem::VqState {
+        mem::VqState {
+            num: self.num,
+            event_idx: self.has(EVENT_IDX),
+            packed: false,
+            log_all: self.has(LOG_ALL),
+            iotlb: self.iotlb,
+            active: self.data.has_backend(),
+            desc: self.desc,
+            avail: self.avail,
+            used: self.used,
+            log_used: self.log_used,
+            log_addr: self.log_addr,
+            log_base: self.log_base,
         }
     }
 
     /// `vhost_get_used_size()`.
-    pub(crate) fn used_size(&self, num: u32) -> u64 {
-        if self.has(RING_PACKED) {
-            4
-        } else {
-            4 + 8 * u64::from(num) + self.event()
-        }
+    pub(crate) fn used_size(&self) -> u64 {
+        mem::RingSizes::of(&self.state(), self.num).used
     }
 
-    /// `vq_access_ok()`: the rings lie in user space (with an IOTLB they
-    /// are I/O addresses, checked when used).
-    pub(crate) fn rings_ok(&self, num: u32, desc: u64, avail: u64, used: u64) -> bool {
-        self.iotlb
-            || (user::access_ok(desc, self.desc_size(num))
-                && user::access_ok(avail, self.avail_size(num))
-                && user::access_ok(used, self.used_size(num)))
-    }
-
-    /// `vq_log_used_access_ok()`.
-    pub(crate) fn log_used_ok(&self, log_base: u64, log_used: bool, log_addr: u64) -> bool {
-        self.iotlb || !log_used || log_access_ok(log_base, log_addr, self.used_size(self.num))
-    }
-
-    /// `vq_memory_access_ok()` of `umem` for this queue.
-    pub(crate) fn memory_ok(umem: Option<&Table>, log_base: u64, log_all: bool) -> bool {
-        let Some(umem) = umem else {
-            return false;
-        };
-        umem.regions().all(|r| {
-            !overflows(r.uaddr, r.size)
-                && user::access_ok(r.uaddr, r.size)
-                && (!log_all || log_access_ok(log_base, r.gpa, r.size))
-        })
-    }
-
-    /// `vq_log_access_ok()`.
+    /// `log_base_ok()`: the dirty log at `log_base` covers what this queue
+    /// may write (checked when it has a backend, else when it gets one).
     pub(crate) fn log_ok(&self, log_base: u64) -> bool {
-        Self::memory_ok(self.umem.as_deref(), log_base, self.has(LOG_ALL))
-            && self.log_used_ok(log_base, self.log_used, self.log_addr)
+        let umem = self.umem.as_deref().map(Table::map);
+        mem::log_base_ok(&self.state(), umem, log_base, &user::access_ok)
     }
 
     /// `vhost_vq_access_ok()`: what setting a backend checks first.
     pub(crate) fn access_ok(&self) -> bool {
-        self.log_ok(self.log_base) && self.rings_ok(self.num, self.desc, self.avail, self.used)
+        let umem = self.umem.as_deref().map(Table::map);
+        mem::vhost_vq_access_ok(&self.state(), umem, &user::access_ok)
     }
 
     /// `VHOST_SET_VRING_NUM`.
     pub(crate) fn set_num(&mut self, num: u32) -> Result {
-        if self.data.has_backend() {
-            return Err(EBUSY);
-        }
-        if num == 0 || num > 0xffff || !num.is_power_of_two() {
-            return Err(EINVAL);
-        }
+        mem::check_vring_num(&self.state(), num).map_err(kernel_error)?;
         self.num = num;
         Ok(())
     }
 
     /// `VHOST_SET_VRING_ADDR`.
-    pub(crate) fn set_addr(&mut self, a: &crate::rvhost::bindings::vhost_vring_addr) -> Result {
-        if a.flags & !(1 << VRING_F_LOG) != 0 {
-            return Err(errno::eopnotsupp());
-        }
-        if a.avail_user_addr & 1 != 0 || a.used_user_addr & 3 != 0 || a.log_guest_addr & 3 != 0 {
-            return Err(EINVAL);
-        }
-        let log_used = a.flags & (1 << VRING_F_LOG) != 0;
-        if self.data.has_backend() {
-            if !self.rings_ok(
-                self.num,
-                a.desc_user_addr,
-                a.avail_user_addr,
-                a.used_user_addr,
-            ) {
-                return Err(EINVAL);
-            }
-            if !self.log_used_ok(self.log_base, log_used, a.log_guest_addr) {
-                return Err(EINVAL);
-            }
-        }
-        self.log_used = log_used;
+    pub(crate) fn set_addr(&mut self, a: &bindings::vhost_vring_addr) -> Result {
+        let addr = mem::VringAddr {
+            index: a.index,
+            flags: a.flags,
+            desc_user_addr: a.desc_user_addr,
+            used_user_addr: a.used_user_addr,
+            avail_user_addr: a.avail_user_addr,
+            log_guest_addr: a.log_guest_addr,
+        };
+        mem::check_vring_addr(&self.state(), &addr, &user::access_ok).map_err(kernel_error)?;
+        self.log_used = a.flags & (1 << VRING_F_LOG) != 0;
         self.desc = a.desc_user_addr;
         self.avail = a.avail_user_addr;
         self.used = a.used_user_addr;
@@ -275,7 +226,10 @@ impl<D: QueueData> Vq<D> {
 
     /// The ring, guest memory as this queue sees it, and the device's
     /// data, borrowed apart so that the ring can be driven.
-    pub(crate) fn split<'a>(&'a mut self, tlb: Option<&'a Iotlb>) -> (&'a mut Ring, Guest<'a>, &'a mut D) {
+    pub(crate) fn split<'a>(
+        &'a mut self,
+        tlb: Option<&'a Iotlb>,
+    ) -> (&'a mut Ring, Guest<'a>, &'a mut D) {
         // The used ring is logged with VHOST_VRING_F_LOG, buffers with
         // VHOST_F_LOG_ALL (C: `log_used()` and `vhost_log_write()`).
         let all = self.has(LOG_ALL);
@@ -284,7 +238,7 @@ impl<D: QueueData> Vq<D> {
             all,
             used: self
                 .log_used
-                .then(|| (self.used, self.used_size(self.num), self.log_addr)),
+                .then(|| (self.used, self.used_size(), self.log_addr)),
         });
         (
             &mut self.ring,
@@ -350,21 +304,4 @@ impl<D: QueueData> Vq<D> {
             call.signal();
         }
     }
-}
-
-/// `vhost_overflow()`: `uaddr + size` wraps.
-fn overflows(uaddr: u64, size: u64) -> bool {
-    size != 0 && uaddr > u64::MAX - size + 1
-}
-
-/// `log_access_ok()`: the log bits for `[addr, addr + size)` lie in user
-/// space.
-pub(crate) fn log_access_ok(log_base: u64, addr: u64, size: u64) -> bool {
-    let a = addr / LOG_PAGE / 8;
-    if a > u64::MAX - log_base {
-        return false;
-    }
-    // C adds in `unsigned long` and lets it wrap; so do we.
-    let bytes = size.wrapping_add(LOG_PAGE * 8 - 1) / LOG_PAGE / 8;
-    user::access_ok(log_base + a, bytes)
 }

@@ -39,10 +39,7 @@ impl QueueData for VsockQueue {
 
 /// `vhost_vsock_bits` and `VHOST_VSOCK_BACKEND_FEATURES` of the C driver.
 static FEATURES: Features = Features::new(
-    &[
-        b::VIRTIO_F_ACCESS_PLATFORM,
-        b::VIRTIO_VSOCK_F_SEQPACKET,
-    ],
+    &[b::VIRTIO_F_ACCESS_PLATFORM, b::VIRTIO_VSOCK_F_SEQPACKET],
     1 << b::VHOST_BACKEND_F_IOTLB_MSG_V2,
 );
 
@@ -63,10 +60,7 @@ impl MiscFile for Vsock {
 
     fn open(_file: &File) -> Result<Self::Ptr> {
         // RX and TX; the event queue is not the host kernel's.
-        let queues = [
-            VsockQueue { running: false },
-            VsockQueue { running: false },
-        ];
+        let queues = [VsockQueue { running: false }, VsockQueue { running: false }];
         Arc::pin_init(
             try_pin_init!(Vsock {
                 dev <- Dev::new(&FEATURES, queues)?,
@@ -99,7 +93,11 @@ impl MiscFile for Vsock {
         }
     }
 
-    fn read_iter(this: ArcBorrow<'_, Vsock>, iov: &mut IovIterDest<'_>, nonblock: bool) -> Result<usize> {
+    fn read_iter(
+        this: ArcBorrow<'_, Vsock>,
+        iov: &mut IovIterDest<'_>,
+        nonblock: bool,
+    ) -> Result<usize> {
         this.dev.read(iov, nonblock)
     }
 

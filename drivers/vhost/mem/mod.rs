@@ -4,7 +4,7 @@
 //! IOTLB, the dirty log and the ring address checks, as `drivers/vhost/
 //! vhost.c` and `iotlb.c` of Linux 7.2 do them, answer for answer.
 //!
-//! Like `ring`, this is `core`-only Rust without unsafe code, compiled into
+//! Like `ring`, this is `core`-only safe Rust (it forbids unsafe_code), compiled into
 //! both kernel modules and, unchanged, into `tools/host/mem` for tests.
 //! Nothing here touches user memory: the kernel passes its `access_ok()`
 //! as a function, gets back the user addresses to copy from and to and the

@@ -10,7 +10,6 @@ use super::{
     layout::{
         DEFAULT_BATCH,
         VIRTIO_F_IN_ORDER,
-        VIRTIO_RING_F_EVENT_IDX,
         VIRTIO_F_RING_PACKED, //
     },
     used::{
@@ -165,23 +164,6 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
     /// Ring size.
     pub fn num(&self) -> u16 {
         self.num
-    }
-
-    /// Descriptor table, avail (packed: driver area) and used (packed:
-    /// device area) addresses.
-    pub fn addrs(&self) -> (u64, u64, u64) {
-        (self.desc, self.avail, self.used)
-    }
-
-    /// Bytes of the avail and used areas (`vhost_get_avail_size()`,
-    /// `vhost_get_used_size()`).
-    pub fn area_sizes(&self) -> (u64, u64) {
-        if self.packed() {
-            return (4, 4);
-        }
-        let num = u64::from(self.num);
-        let event = if self.has(VIRTIO_RING_F_EVENT_IDX) { 2 } else { 0 };
-        (4 + 2 * num + event, 4 + 8 * num + event)
     }
 
     /// Negotiated features.
