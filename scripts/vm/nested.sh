@@ -23,6 +23,8 @@ test=${1:?usage: $0 [--vsock CID] TEST}
 initrd=$RVHOST_TOP/build/nested/initramfs.cpio
 [ -f "$initrd" ] || { echo "no $initrd: run scripts/mkinitramfs.sh" >&2; exit 2; }
 log=/tmp/nested-console.log
+# A result left by an earlier nested guest must not count for this one.
+rm -f "$log"
 
 ip tuntap add dev rvtap0 mode tap
 ip addr add 10.23.0.1/24 dev rvtap0
