@@ -16,6 +16,8 @@
 #include <linux/kthread.h>
 #include <linux/poll.h>
 #include <linux/sched.h>
+#include <linux/sched/clock.h>
+#include <linux/sched/signal.h>
 #include <linux/uaccess.h>
 #include <net/sock.h>
 #include <net/xdp.h>
@@ -203,4 +205,33 @@ unsigned long rvhost_clear_user(void __user *to, unsigned long n)
 bool rvhost_access_ok(unsigned long addr, unsigned long size)
 {
 	return access_ok((void __user *)addr, size);
+}
+
+/* Busy polling (vhost_net_busy_poll()): about a microsecond per unit. */
+unsigned long rvhost_busy_clock(void)
+{
+	return local_clock() >> 10;
+}
+
+/* vhost_can_busy_poll() */
+bool rvhost_can_busy_poll(unsigned long endtime)
+{
+	return likely(!need_resched()) &&
+	       likely(!time_after(rvhost_busy_clock(), endtime)) &&
+	       likely(!signal_pending(current));
+}
+
+void rvhost_cpu_relax(void)
+{
+	cpu_relax();
+}
+
+void rvhost_migrate_disable(void)
+{
+	migrate_disable();
+}
+
+void rvhost_migrate_enable(void)
+{
+	migrate_enable();
 }

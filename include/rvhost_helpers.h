@@ -54,5 +54,11 @@ __poll_t rvhost_vfs_poll(struct file *file, poll_table *pt);
 void rvhost_eventfd_signal(struct eventfd_ctx *ctx);
 unsigned long rvhost_clear_user(void __user *to, unsigned long n);
 bool rvhost_access_ok(unsigned long addr, unsigned long size);
+/* Busy polling. */
+unsigned long rvhost_busy_clock(void);
+bool rvhost_can_busy_poll(unsigned long endtime);
+void rvhost_cpu_relax(void);
+void rvhost_migrate_disable(void);
+void rvhost_migrate_enable(void);
 
 #endif

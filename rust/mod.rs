@@ -7,6 +7,7 @@
 //! (`rvhost_net`, `rvhost_vsock`) includes this tree itself.
 
 pub(crate) mod bindings;
+pub(crate) mod busy;
 pub(crate) mod dirty;
 pub(crate) mod errno;
 pub(crate) mod eventfd;

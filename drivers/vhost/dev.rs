@@ -450,6 +450,12 @@ impl<D: QueueData> Dev<D> {
         Ok(0)
     }
 
+    /// Whether work is queued for the device's worker and has not started
+    /// (`vhost_vq_has_work()`): a busy-polling handler gives way to it.
+    pub(crate) fn has_work(&self) -> bool {
+        self.running.lock().as_ref().is_some_and(|w| w.has_work())
+    }
+
     /// Queues `work` again, from the worker.
     pub(crate) fn requeue(&self, work: u64) {
         if let Some(w) = &*self.running.lock() {

@@ -17,7 +17,6 @@ use crate::{
     },
     guest::Guest,
     iotlb::{
-        Iotlb,
         ACCESS_RO,
         ACCESS_WO, //
     },
@@ -29,19 +28,21 @@ use crate::{
     },
     rvhost::{
         bindings as b,
+        busy::BusyLoop,
         errno,
         miscdev::MiscFile,
         poll::FilePoll,
         socket::{
             NetBackend,
+            RxBatch,
+            TxBatch,
             UserIovec, //
         },
         worker::WorkHandler,
     },
     vq::{
         QueueData,
-        Ring,
-        Vq, //
+        Ring, //
     },
 };
 use kernel::{
@@ -87,10 +88,16 @@ const PKT_WEIGHT: usize = 256;
 /// `UIO_MAXIOV`: at most this many pieces per packet.
 const MAXIOV: usize = 1024;
 
+/// `VHOST_NET_BATCH`: used entries are published (and the guest maybe
+/// interrupted) every this many chains; in order, each such batch of
+/// transmitted chains is one used entry.
+const BATCH: usize = 64;
+
 /// `sizeof(struct virtio_net_hdr)`: what vhost writes itself on receive.
 const HDR_LEN: usize = 10;
 
-/// `vhost_net_bits` and `VHOST_NET_BACKEND_FEATURES` of the C driver.
+/// `vhost_net_bits` and `VHOST_NET_BACKEND_FEATURES` of the C driver, and
+/// the packed ring, which only rvhost offers.
 static FEATURES: Features = Features::new(
     &[
         b::VHOST_NET_F_VIRTIO_NET_HDR,
@@ -98,6 +105,7 @@ static FEATURES: Features = Features::new(
         b::VIRTIO_F_ACCESS_PLATFORM,
         b::VIRTIO_F_RING_RESET,
         b::VIRTIO_F_IN_ORDER,
+        b::VIRTIO_F_RING_PACKED,
         b::VIRTIO_NET_F_GUEST_UDP_TUNNEL_GSO,
         b::VIRTIO_NET_F_HOST_UDP_TUNNEL_GSO,
     ],
@@ -117,6 +125,13 @@ pub(crate) struct NetQueue {
     set_num_buffers: bool,
     /// Wakes the worker when the socket can take (TX) or has (RX) packets.
     poll: Pin<KBox<FilePoll>>,
+    /// RX: packets taken from a tun/tap ring in one go (`vhost_net_buf`).
+    rxq: RxBatch,
+    /// TX: packets copied for one `sendmsg` to tun/tap (`nvq->xdp`).
+    txb: Option<TxBatch>,
+    /// The queue's `VHOST_SET_VRING_BUSYLOOP_TIMEOUT`, copied in for each
+    /// handler run.
+    busyloop: u32,
     /// Preallocated room for one packet's bookkeeping.
     buf: Scratch,
 }
@@ -136,6 +151,8 @@ struct Scratch {
 struct Run {
     /// The guest broke the ring: signal the error eventfd.
     err: Option<RingError>,
+    /// Used entries were published and the guest asked to hear of it.
+    notify: bool,
     /// The queue gave up the worker for fairness: run it again.
     requeue: bool,
     /// Wait for the socket: TX full, or RX drained.
@@ -150,10 +167,33 @@ enum RxBufs {
     Empty,
     /// More than the guest may take for one packet: drop it.
     TooBig,
+    /// A chain with device-readable or no device-writable buffers.
+    BadFormat,
+}
+
+impl Run {
+    /// Records a ring error; an IOTLB miss is not one (C's `-EAGAIN`): the
+    /// queue runs again when userspace answers it.
+    fn fail(&mut self, e: RingError) {
+        if !matches!(
+            e,
+            RingError::Translation {
+                fault: Fault::Miss,
+                ..
+            }
+        ) {
+            self.err = Some(e);
+        }
+    }
+}
+
+/// A buffer address the memory table or IOTLB did not translate.
+fn bad_addr(addr: u64, fault: Fault) -> RingError {
+    RingError::Translation { addr, fault }
 }
 
 impl NetQueue {
-    fn new(mask: u32, work: u64) -> Result<Self> {
+    fn new(mask: u32, work: u64, txb: Option<TxBatch>) -> Result<Self> {
         Ok(Self {
             sock: None,
             vhost_hlen: 0,
@@ -161,6 +201,9 @@ impl NetQueue {
             mergeable: false,
             set_num_buffers: false,
             poll: KBox::pin_init(FilePoll::new(mask, work), GFP_KERNEL)?,
+            rxq: RxBatch::new(),
+            txb,
+            busyloop: 0,
             buf: Scratch {
                 iov: KVec::with_capacity(MAXIOV, GFP_KERNEL)?,
                 heads: KVec::with_capacity(64, GFP_KERNEL)?,
@@ -255,21 +298,18 @@ impl Net {
         self.dev.requeue(work);
     }
 
-    /// Publishes the used entries and interrupts the guest if it asked to.
-    fn signal_used(vq: &mut Vq<NetQueue>, tlb: Option<&Iotlb>) {
-        let (ring, mem, _) = vq.split(tlb);
-        let flushed = ring.flush_used(&mem);
-        let notify = ring.need_notify(&mem).unwrap_or(true);
-        let logged = mem.logged();
-        if flushed.is_err() {
-            vq.signal_err();
+    /// Publishes the used entries (`vhost_net_signal_used()`); whether the
+    /// guest is interrupted is decided now, the call comes at the end of
+    /// the run.
+    fn publish(ring: &mut Ring, mem: &Guest<'_>, run: &mut Run) {
+        if ring.used_pending() == 0 {
+            return;
         }
-        if logged {
-            vq.signal_log();
+        if let Err(e) = ring.flush_used(mem) {
+            run.fail(e);
+            return;
         }
-        if notify {
-            vq.signal_call();
-        }
+        run.notify |= ring.need_notify(mem).unwrap_or(true);
     }
 
     /// `vq_meta_prefetch()`: with an IOTLB, the ring areas must be mapped
@@ -306,27 +346,34 @@ impl Net {
         let tlb = tlbg.iotlb.as_ref();
         let size = RingSizes::of(&vq.state(), vq.num);
         let addrs = (vq.desc, vq.avail, vq.used);
+        vq.data.busyloop = vq.busyloop_timeout;
         let (ring, mem, data) = vq.split(tlb);
         data.poll.as_ref().stop();
         let mut run = Run::default();
         if Self::prefetch(&mem, addrs, size) {
             match ring.disable_notify(&mem) {
                 Ok(()) => run = handler(ring, &mem, data),
-                Err(e) => run.err = Some(e),
+                Err(e) => run.fail(e),
             }
         }
+        Self::publish(ring, &mem, &mut run);
         if run.poll_sock {
             if let Some(sock) = &data.sock {
                 let _ = self.dev.start_poll(data.poll.as_ref(), sock.file());
             }
         }
-        let miss = mem.miss();
+        let (miss, logged) = (mem.miss(), mem.logged());
         drop(mem);
         if run.err.is_some() {
             // `vq_err()`: the queue stops until the next kick.
             vq.signal_err();
         }
-        Self::signal_used(vq, tlb);
+        if logged {
+            vq.signal_log();
+        }
+        if run.notify {
+            vq.signal_call();
+        }
         drop(tlbg);
         drop(guard);
         if let Some((iova, perm)) = miss {
@@ -337,77 +384,213 @@ impl Net {
         }
     }
 
-    /// `handle_tx()`: every chain the guest made available becomes one
-    /// `sendmsg()` on the socket.
+    /// `vhost_net_busy_poll()`: with the other queue locked (if it is free)
+    /// and its kicks off, spins up to `data.busyloop` microseconds until
+    /// there is something to do: the RX socket has a packet and the RX ring
+    /// buffers, or the TX ring a chain. `this` is the RX queue if `poll_rx`,
+    /// else the TX queue. Then the other queue is queued if it has work
+    /// (and, from TX, RX kicks come back on).
+    ///
+    /// Returns true if it stopped because other work was queued for the
+    /// worker (C's `busyloop_intr`): the caller requeues itself instead of
+    /// waiting for a kick.
+    fn busy_poll(&self, ring: &mut Ring, mem: &Guest<'_>, data: &NetQueue, poll_rx: bool) -> bool {
+        let other = if poll_rx { TX } else { RX };
+        let Some(mut guard) = self.dev.vqs[other].vq.try_lock() else {
+            return false;
+        };
+        let ovq = &mut *guard;
+        if !ovq.ring.is_ready() {
+            return false;
+        }
+        let (oring, omem, odata) = ovq.split(mem.tlb);
+        let _ = oring.disable_notify(&omem);
+        // The RX queue's data: ours from RX, the other's from TX.
+        let rdata: &NetQueue = if poll_rx { data } else { &*odata };
+        let rx_data =
+            || !rdata.rxq.is_empty() || rdata.sock.as_ref().is_some_and(|s| s.has_rx_data());
+        let mut intr = false;
+        {
+            let spin = BusyLoop::start(data.busyloop);
+            while spin.may_spin() {
+                if self.dev.has_work() {
+                    intr = true;
+                    break;
+                }
+                let (rx_empty, tx_empty) = if poll_rx {
+                    (ring.is_empty(mem), oring.is_empty(&omem))
+                } else {
+                    (oring.is_empty(&omem), ring.is_empty(mem))
+                };
+                if (rx_data() && rx_empty != Ok(true)) || tx_empty != Ok(true) {
+                    break;
+                }
+                spin.relax();
+            }
+        }
+        if poll_rx || rx_data() {
+            // vhost_net_busy_poll_try_queue()
+            let queue = match oring.is_empty(&omem) {
+                Ok(false) | Err(_) => true,
+                Ok(true) => match oring.enable_notify(&omem) {
+                    Ok(true) => {
+                        let _ = oring.disable_notify(&omem);
+                        true
+                    }
+                    _ => false,
+                },
+            };
+            if queue {
+                self.requeue(1 << other);
+            }
+        } else {
+            // From TX, with no packet for RX: RX kicks back on.
+            let _ = oring.enable_notify(&omem);
+        }
+        if omem.logged() {
+            drop(omem);
+            ovq.signal_log();
+        }
+        intr
+    }
+
+    /// `vhost_tx_batch()`: hands the packets copied so far to tun/tap in
+    /// one `sendmsg`. If it fails they are dropped, but unlike C their
+    /// buffers still go back to the guest (their used entries stay).
+    fn tx_flush(txb: &mut Option<TxBatch>, sock: &NetBackend, run: &mut Run) {
+        if let Some(b) = txb.as_mut() {
+            if b.flush(sock).is_err() {
+                run.err = Some(RingError::NotReady);
+            }
+        }
+    }
+
+    /// `handle_tx()`: every chain the guest made available becomes a packet
+    /// on the socket: copied into a batch for one `sendmsg` to tun/tap when
+    /// its send buffer is unlimited (`handle_tx_copy()`'s
+    /// `sock_can_batch`), else one `sendmsg` each, with `MSG_MORE` while
+    /// more follow.
     fn handle_tx(&self) {
         self.run(TX, |ring, mem, data| {
             let mut run = Run::default();
             let Some(sock) = data.sock.as_ref() else {
                 return run;
             };
+            let batching = sock.can_batch();
             let mut total = 0usize;
             let mut pkts = 0usize;
+            let mut polled = false;
             loop {
                 let chain = match ring.next_chain(mem) {
                     Ok(Some(c)) => c,
-                    Ok(None) => match Self::rearm(ring, mem) {
-                        Ok(true) => continue,
-                        Ok(false) => break,
-                        Err(e) => {
-                            run.err = Some(e);
-                            break;
+                    Ok(None) => {
+                        // Out before spinning or asking the guest to kick.
+                        Self::tx_flush(&mut data.txb, sock, &mut run);
+                        if data.busyloop != 0 && !polled {
+                            polled = true;
+                            if self.busy_poll(ring, mem, data, false) {
+                                // Other work came: after it, look again.
+                                run.requeue = true;
+                                break;
+                            }
+                            continue;
                         }
-                    },
-                    Err(RingError::Translation {
-                        fault: Fault::Miss, ..
-                    }) => break,
+                        match Self::rearm(ring, mem) {
+                            Ok(true) => {
+                                polled = false;
+                                continue;
+                            }
+                            Ok(false) => break,
+                            Err(e) => {
+                                run.fail(e);
+                                break;
+                            }
+                        }
+                    }
                     Err(e) => {
-                        run.err = Some(e);
+                        run.fail(e);
                         break;
                     }
                 };
+                polled = false;
                 let head = chain.head();
                 let mark = chain.start();
+                let writable = !chain.writable().is_empty();
                 data.buf.iov.clear();
-                // TX chains carry no device-writable buffers.
-                let mut bad = !chain.writable().is_empty();
-                for d in chain.readable() {
-                    if bad {
+                // As `vhost_get_vq_desc()`, every buffer is translated
+                // first: one that is not stays in the ring.
+                let mut fault = None;
+                for d in chain.descs() {
+                    let access = if d.is_write() { ACCESS_WO } else { ACCESS_RO };
+                    if let Err(f) = mem.translate(d.addr, d.len, access, &mut data.buf.iov, MAXIOV)
+                    {
+                        fault = Some(bad_addr(d.addr, f));
                         break;
                     }
-                    bad = mem
-                        .translate(d.addr, d.len, ACCESS_RO, &mut data.buf.iov, MAXIOV)
-                        .is_err();
                 }
                 drop(chain);
-                let len = iov_advance(&mut data.buf.iov, data.vhost_hlen);
-                if bad || len == 0 {
+                if let Some(e) = fault {
                     let _ = ring.rewind(mark);
+                    run.fail(e);
+                    break;
+                }
+                // A chain with device-writable buffers, or with nothing
+                // past the header, is consumed without a used entry, and
+                // the queue stops until the next kick (`get_tx_bufs()`).
+                let len = if writable {
+                    0
+                } else {
+                    iov_advance(&mut data.buf.iov, data.vhost_hlen)
+                };
+                if len == 0 {
                     run.err = Some(RingError::NotReady);
                     break;
                 }
                 total += len;
-                let more = total < WEIGHT && !ring.is_empty(mem).unwrap_or(true);
-                match sock.sendmsg(&data.buf.iov, len, more) {
-                    Err(e) if e == EAGAIN || e == ENOMEM || e == errno::enobufs() => {
-                        // The socket is full: retry when it has room.
-                        let _ = ring.rewind(mark);
-                        run.poll_sock = true;
-                        break;
+                // Copied into the batch, or else sent on its own: a packet
+                // that does not fit a page, or that the batch refuses (C
+                // would spin on a packet shorter than the tap's header; the
+                // tap drops it instead).
+                let batched = batching
+                    && match data.txb.as_mut() {
+                        Some(b) => match b.add(sock, &data.buf.iov, len, data.sock_hlen, true) {
+                            Ok(()) => true,
+                            Err(_) => {
+                                Self::tx_flush(&mut data.txb, sock, &mut run);
+                                false
+                            }
+                        },
+                        None => false,
+                    };
+                if !batched {
+                    let more = !batching && total < WEIGHT && !ring.is_empty(mem).unwrap_or(true);
+                    match sock.sendmsg(&data.buf.iov, len, more) {
+                        Err(e) if e == EAGAIN || e == ENOMEM || e == errno::enobufs() => {
+                            // The socket is full: retry when it has room.
+                            let _ = ring.rewind(mark);
+                            run.poll_sock = true;
+                            break;
+                        }
+                        // Anything else drops the packet, as C does.
+                        _ => {}
                     }
-                    // Anything else drops the packet, as C does.
-                    _ => {}
                 }
                 if let Err(e) = ring.add_used(mem, head, 0) {
-                    run.err = Some(e);
+                    run.fail(e);
                     break;
                 }
                 pkts += 1;
+                if pkts % BATCH == 0 {
+                    Self::tx_flush(&mut data.txb, sock, &mut run);
+                    Self::publish(ring, mem, &mut run);
+                }
                 if pkts >= PKT_WEIGHT || total >= WEIGHT {
                     run.requeue = true;
                     break;
                 }
             }
+            // The packets go out before their buffers are published.
+            Self::tx_flush(&mut data.txb, sock, &mut run);
             run
         });
     }
@@ -439,27 +622,36 @@ impl Net {
                 Ok(None) => break Ok(RxBufs::Empty),
                 Err(e) => break Err(e),
             };
-            // RX chains carry no device-readable buffers.
-            if !chain.readable().is_empty() {
-                break Err(RingError::NotReady);
-            }
             let head = chain.head();
             let mut len = 0u64;
-            let mut bad = false;
-            for d in chain.writable() {
-                if mem
-                    .translate(d.addr, d.len, ACCESS_WO, &mut buf.iov, MAXIOV)
-                    .is_err()
-                    || (mem.logs_data() && buf.log.push((d.addr, d.len), GFP_KERNEL).is_err())
-                {
-                    bad = true;
+            let mut fault = None;
+            // As `vhost_get_vq_desc()`, every buffer is translated first.
+            let (seg, log) = (buf.iov.len(), buf.log.len());
+            for d in chain.descs() {
+                let access = if d.is_write() { ACCESS_WO } else { ACCESS_RO };
+                if let Err(f) = mem.translate(d.addr, d.len, access, &mut buf.iov, MAXIOV) {
+                    fault = Some(bad_addr(d.addr, f));
+                    break;
+                }
+                if mem.logs_data() && buf.log.push((d.addr, d.len), GFP_KERNEL).is_err() {
+                    fault = Some(RingError::NotReady);
                     break;
                 }
                 len += u64::from(d.len);
             }
+            // RX chains carry device-writable buffers only.
+            let format_ok = chain.readable().is_empty() && !chain.writable().is_empty();
             drop(chain);
+            if let Some(e) = fault {
+                break Err(e);
+            }
+            if !format_ok {
+                buf.iov.truncate(seg);
+                buf.log.truncate(log);
+                break Ok(RxBufs::BadFormat);
+            }
             let len = len.min(u64::from(u32::MAX)) as u32;
-            if bad || buf.heads.push((head, len), GFP_KERNEL).is_err() {
+            if buf.heads.push((head, len), GFP_KERNEL).is_err() {
                 break Err(RingError::NotReady);
             }
             left -= i64::from(len);
@@ -490,9 +682,22 @@ impl Net {
             let mut total = 0usize;
             let mut pkts = 0usize;
             loop {
-                let sock_len = sock.peek_len();
+                let mut intr = false;
+                let mut sock_len = data.rxq.peek_len(sock);
+                if sock_len == 0 && data.busyloop != 0 {
+                    // What was received so far goes to the guest first.
+                    Self::publish(ring, mem, &mut run);
+                    intr = self.busy_poll(ring, mem, data, true);
+                    sock_len = data.rxq.peek_len(sock);
+                }
                 if sock_len == 0 {
-                    run.poll_sock = true;
+                    // Other work came while spinning: after it, look
+                    // again; else wait for the socket.
+                    if intr {
+                        run.requeue = true;
+                    } else {
+                        run.poll_sock = true;
+                    }
                     break;
                 }
                 let sock_len = sock_len + data.sock_hlen;
@@ -502,15 +707,27 @@ impl Net {
                 match Self::rx_bufs(ring, mem, &mut data.buf, vhost_len, quota) {
                     Ok(RxBufs::Ready) => {}
                     // Wait for the guest's kick, unless buffers came
-                    // meanwhile.
+                    // meanwhile (or other work did while spinning).
+                    Ok(RxBufs::Empty) if intr => {
+                        run.requeue = true;
+                        break;
+                    }
                     Ok(RxBufs::Empty) => match Self::rearm(ring, mem) {
                         Ok(true) => continue,
                         Ok(false) => break,
                         Err(e) => {
-                            run.err = Some(e);
+                            run.fail(e);
                             break;
                         }
                     },
+                    Ok(RxBufs::BadFormat) => {
+                        // C consumes one chain (`vhost_discard_vq_desc()`
+                        // puts back all but one) and stops until the next
+                        // kick; the packet stays in the socket.
+                        let _ = ring.next_chain(mem);
+                        run.err = Some(RingError::NotReady);
+                        break;
+                    }
                     Ok(RxBufs::TooBig) => {
                         // Truncate and discard, as C: one byte into the
                         // first buffer (a read of nothing would not take
@@ -520,15 +737,12 @@ impl Net {
                                 base: first.base,
                                 len: 1,
                             }];
-                            let _ = sock.recvmsg(&one, 1);
+                            let _ = data.rxq.recv(sock, &one, 1);
                         }
                         continue;
                     }
-                    Err(RingError::Translation {
-                        fault: Fault::Miss, ..
-                    }) => break,
                     Err(e) => {
-                        run.err = Some(e);
+                        run.fail(e);
                         break;
                     }
                 }
@@ -553,7 +767,7 @@ impl Net {
                     run.err = Some(RingError::NotReady);
                     break;
                 }
-                if sock.recvmsg(&data.buf.iov, sock_len) != Ok(sock_len) {
+                if data.rxq.recv(sock, &data.buf.iov, sock_len) != Ok(sock_len) {
                     // Userspace took the packet meanwhile: put the buffers
                     // back.
                     let _ = ring.rewind(mark);
@@ -580,14 +794,19 @@ impl Net {
                 }
                 for &(head, len) in data.buf.heads.iter() {
                     if let Err(e) = ring.add_used(mem, head, len) {
-                        run.err = Some(e);
+                        run.fail(e);
                         break;
                     }
                 }
+                // In order, a packet is one used entry.
+                ring.end_used_group();
                 total += vhost_len;
                 pkts += 1;
                 if run.err.is_some() {
                     break;
+                }
+                if ring.used_pending() > BATCH {
+                    Self::publish(ring, mem, &mut run);
                 }
                 if pkts >= PKT_WEIGHT || total >= WEIGHT {
                     run.requeue = true;
@@ -606,7 +825,12 @@ impl Net {
         let tlbg = self.dev.lock_tlb();
         vq.stop_ring(tlbg.iotlb.as_ref());
         drop(tlbg);
-        vq.data.sock.take()
+        let sock = vq.data.sock.take();
+        if let Some(s) = &sock {
+            // Packets taken but not received go back to the tap, in order.
+            vq.data.rxq.unproduce(s);
+        }
+        sock
     }
 
     /// `vhost_net_set_backend()`.
@@ -639,6 +863,10 @@ impl Net {
         let tlbg = self.dev.lock_tlb();
         let tlb = tlbg.iotlb.as_ref();
         vq.stop_ring(tlb);
+        if let Some(s) = &vq.data.sock {
+            // Packets taken but not received go back to the tap, in order.
+            vq.data.rxq.unproduce(s);
+        }
         let old = core::mem::replace(&mut vq.data.sock, sock);
         let mut miss = None;
         let started = if vq.data.sock.is_some() {
@@ -748,8 +976,8 @@ impl MiscFile for Net {
 
     fn open(_file: &File) -> Result<Self::Ptr> {
         let queues = [
-            NetQueue::new(EPOLLIN, WORK_RX_SOCK)?,
-            NetQueue::new(EPOLLOUT, WORK_TX_SOCK)?,
+            NetQueue::new(EPOLLIN, WORK_RX_SOCK, None)?,
+            NetQueue::new(EPOLLOUT, WORK_TX_SOCK, Some(TxBatch::new()?))?,
         ];
         Arc::pin_init(
             try_pin_init!(Net {

@@ -140,13 +140,13 @@ impl<D: QueueData> Vq<D> {
         self.iotlb = false;
     }
 
-    /// What the checks of `mem` read from the queue. Rings are sized as
-    /// split rings, as C's vhost core sizes them.
+    /// What the checks of `mem` read from the queue. A packed ring is
+    /// sized as packed (C offers no packed ring to size).
     pub(crate) fn state(&self) -> mem::VqState {
         mem::VqState {
             num: self.num,
             event_idx: self.has(EVENT_IDX),
-            packed: false,
+            packed: self.has(RING_PACKED),
             log_all: self.has(LOG_ALL),
             iotlb: self.iotlb,
             active: self.data.has_backend(),

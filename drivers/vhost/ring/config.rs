@@ -9,7 +9,6 @@ use super::{
     error::Error,
     layout::MAX_RING_SIZE,
     mem::GuestMemory,
-    used::InOrderUsed,
     vring::{
         Cursor,
         Vring, //
@@ -111,8 +110,7 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
                 wrap: true,
             };
         }
-        self.used_n = 0;
-        self.in_order = InOrderUsed::default();
+        self.drop_used();
         self.signalled_valid = false;
         self.invalidate();
         Ok(())
@@ -185,8 +183,7 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
         self.since_signal = 0;
         self.signalled_valid = false;
         self.no_notify = false;
-        self.used_n = 0;
-        self.in_order = InOrderUsed::default();
+        self.drop_used();
         self.invalidate();
     }
 

@@ -21,7 +21,6 @@ use super::{
     indirect,
     layout::{
         DESC_SIZE,
-        VIRTIO_F_IN_ORDER,
         VIRTIO_F_NOTIFY_ON_EMPTY,
         VIRTIO_RING_F_EVENT_IDX,
         VRING_DESC_F_INDIRECT,
@@ -217,21 +216,11 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
         Ok(is_avail(mem::read_u16(mem, addr)?, wrap))
     }
 
-    /// Writes one used descriptor per buffered entry (one per batch in
+    /// Writes one used descriptor per buffered entry (one per group in
     /// order). The first one's flags go last, after a write barrier: they
     /// publish the whole batch.
     pub(crate) fn flush_packed<M: GuestMemory + ?Sized>(&mut self, mem: &M) -> Result<(), Error> {
-        let in_order = self.has(VIRTIO_F_IN_ORDER);
-        let single;
-        let elems: &[UsedElem] = if in_order {
-            if self.in_order.count == 0 {
-                return Ok(());
-            }
-            single = [self.in_order.last];
-            &single
-        } else {
-            self.used_buf.get(..self.used_n).unwrap_or(&[])
-        };
+        let elems: &[UsedElem] = self.used_buf.get(..self.used_n).unwrap_or(&[]);
         let Some(first) = elems.first().copied() else {
             return Ok(());
         };
@@ -245,12 +234,7 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
                 let addr = mem::at(self.desc, DESC_SIZE * u64::from(p) + LEN_OFF)?;
                 mem::write(mem, addr, &[l0, l1, l2, l3, i0, i1, f0, f1])?;
             }
-            let n = if in_order {
-                self.in_order.slots
-            } else {
-                u32::from(e.ndescs)
-            };
-            (p, w) = self.packed_advance(p, w, n);
+            (p, w) = self.packed_advance(p, w, e.slots);
         }
         let [l0, l1, l2, l3] = first.len.to_le_bytes();
         let [i0, i1] = first.id.to_le_bytes();
@@ -264,11 +248,7 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
         )?;
         self.used_idx = p;
         self.used_wrap = w;
-        let slots: u32 = if in_order {
-            self.in_order.slots
-        } else {
-            elems.iter().map(|e| u32::from(e.ndescs)).sum()
-        };
+        let slots: u32 = elems.iter().map(|e| e.slots).sum();
         self.since_signal = self.since_signal.saturating_add(slots);
         Ok(())
     }

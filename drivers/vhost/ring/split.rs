@@ -164,50 +164,58 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
         Ok(slots)
     }
 
-    /// Writes the buffered used entries in at most two copies, then the
-    /// used index once.
+    /// Writes the buffered used entries in at most two copies (in order:
+    /// one per group, at its first chain's slot), then the used index once.
     pub(crate) fn flush_split<M: GuestMemory + ?Sized>(&mut self, mem: &M) -> Result<(), Error> {
-        let in_order = self.has(VIRTIO_F_IN_ORDER);
-        let (count, advance) = if in_order {
-            (usize::from(self.in_order.count != 0), self.in_order.count)
-        } else {
-            (self.used_n, self.used_n as u16)
-        };
+        let count = self.used_n;
         if count == 0 {
             return Ok(());
         }
         let num = self.num;
-        for k in 0..count {
-            let e = if in_order {
-                self.in_order.last
-            } else {
-                self.used_buf.get(k).copied().unwrap_or_default()
-            };
-            let off = k * USED_ELEM_SIZE as usize;
-            let out = self
+        let mut advance = 0u16;
+        if self.has(VIRTIO_F_IN_ORDER) {
+            for k in 0..count {
+                let e = self.used_buf.get(k).copied().unwrap_or_default();
+                let slot = self.used_idx.wrapping_add(advance) & (num - 1);
+                let [i0, i1, i2, i3] = u32::from(e.id).to_le_bytes();
+                let [l0, l1, l2, l3] = e.len.to_le_bytes();
+                mem::write(
+                    mem,
+                    mem::at(self.used, RING_ENTRIES + USED_ELEM_SIZE * u64::from(slot))?,
+                    &[i0, i1, i2, i3, l0, l1, l2, l3],
+                )?;
+                advance = advance.wrapping_add(e.chains);
+            }
+        } else {
+            for k in 0..count {
+                let e = self.used_buf.get(k).copied().unwrap_or_default();
+                let off = k * USED_ELEM_SIZE as usize;
+                let out = self
+                    .scratch
+                    .get_mut(off..off + USED_ELEM_SIZE as usize)
+                    .ok_or(Error::NotReady)?;
+                let [i0, i1, i2, i3] = u32::from(e.id).to_le_bytes();
+                let [l0, l1, l2, l3] = e.len.to_le_bytes();
+                out.copy_from_slice(&[i0, i1, i2, i3, l0, l1, l2, l3]);
+            }
+            let start = self.used_idx & (num - 1);
+            let first = count.min(usize::from(num - start));
+            let bytes = count * USED_ELEM_SIZE as usize;
+            let split = first * USED_ELEM_SIZE as usize;
+            let (a, b) = self
                 .scratch
-                .get_mut(off..off + USED_ELEM_SIZE as usize)
-                .ok_or(Error::NotReady)?;
-            let [i0, i1, i2, i3] = u32::from(e.id).to_le_bytes();
-            let [l0, l1, l2, l3] = e.len.to_le_bytes();
-            out.copy_from_slice(&[i0, i1, i2, i3, l0, l1, l2, l3]);
-        }
-        let start = self.used_idx & (num - 1);
-        let first = count.min(usize::from(num - start));
-        let bytes = count * USED_ELEM_SIZE as usize;
-        let split = first * USED_ELEM_SIZE as usize;
-        let (a, b) = self
-            .scratch
-            .get(..bytes)
-            .ok_or(Error::NotReady)?
-            .split_at(split);
-        mem::write(
-            mem,
-            mem::at(self.used, RING_ENTRIES + USED_ELEM_SIZE * u64::from(start))?,
-            a,
-        )?;
-        if !b.is_empty() {
-            mem::write(mem, mem::at(self.used, RING_ENTRIES)?, b)?;
+                .get(..bytes)
+                .ok_or(Error::NotReady)?
+                .split_at(split);
+            mem::write(
+                mem,
+                mem::at(self.used, RING_ENTRIES + USED_ELEM_SIZE * u64::from(start))?,
+                a,
+            )?;
+            if !b.is_empty() {
+                mem::write(mem, mem::at(self.used, RING_ENTRIES)?, b)?;
+            }
+            advance = count as u16;
         }
         // Entries before the index that publishes them.
         mem.wmb();

@@ -23,33 +23,32 @@ pub struct Head {
 }
 
 /// A used entry waiting for the next flush.
+///
+/// With `VIRTIO_F_IN_ORDER` one entry stands for a group of chains used in
+/// order: it carries the last chain's id and length, and is written where
+/// the group's first chain would have been (`vhost_add_used_n_in_order()`).
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct UsedElem {
     pub(crate) id: u16,
-    pub(crate) ndescs: u16,
+    /// Chains in the group (1 unless in order): the split used index moves
+    /// by this much.
+    pub(crate) chains: u16,
     pub(crate) len: u32,
+    /// Ring slots the group took: the packed used position moves by this
+    /// much.
+    pub(crate) slots: u32,
 }
 
 /// Used entries buffered before one flush.
 pub(crate) const USED_BATCH: usize = 64;
-
-/// In-order: a batch is one used entry, for its last chain.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct InOrderUsed {
-    /// Chains in the batch.
-    pub(crate) count: u16,
-    /// Ring slots they took.
-    pub(crate) slots: u32,
-    /// The last chain and its length.
-    pub(crate) last: UsedElem,
-}
 
 impl<S: DerefMut<Target = [Desc]>> Vring<S> {
     /// Marks a chain used, `len` bytes written. Buffered: the guest sees it
     /// after [`Vring::flush_used`] (called here when the buffer is full).
     ///
     /// With `VIRTIO_F_IN_ORDER`, chains must be used in the order they were
-    /// fetched; the whole batch becomes one used entry.
+    /// fetched; they join the open group, which becomes one used entry (see
+    /// [`Vring::end_used_group`]).
     pub fn add_used<M: GuestMemory + ?Sized>(
         &mut self,
         mem: &M,
@@ -70,19 +69,17 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
                 ndescs: head.ndescs,
             });
         }
-        let elem = UsedElem {
-            id: head.id,
-            ndescs: head.ndescs,
-            len,
-        };
-        if self.has(VIRTIO_F_IN_ORDER) {
-            let io = &mut self.in_order;
-            io.count = io.count.wrapping_add(1);
-            io.slots = io.slots.wrapping_add(u32::from(head.ndescs));
-            io.last = elem;
+        if self.has(VIRTIO_F_IN_ORDER) && self.group_open && self.used_n > 0 {
+            if let Some(g) = self.used_buf.get_mut(self.used_n - 1) {
+                g.id = head.id;
+                g.len = len;
+                g.chains = g.chains.wrapping_add(1);
+                g.slots = g.slots.wrapping_add(u32::from(head.ndescs));
+            }
+            self.used_chains = self.used_chains.wrapping_add(1);
             // The guest cannot have more than a ring of buffers out, so a
-            // longer batch would only wrap the counts: publish first.
-            if io.count >= self.num {
+            // longer group would only wrap the counts: publish first.
+            if self.used_chains >= u32::from(self.num) {
                 return self.flush_used(mem);
             }
             return Ok(());
@@ -91,10 +88,25 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
             self.flush_used(mem)?;
         }
         if let Some(slot) = self.used_buf.get_mut(self.used_n) {
-            *slot = elem;
+            *slot = UsedElem {
+                id: head.id,
+                chains: 1,
+                len,
+                slots: u32::from(head.ndescs),
+            };
             self.used_n += 1;
+            self.used_chains = self.used_chains.wrapping_add(1);
         }
+        self.group_open = true;
         Ok(())
+    }
+
+    /// In order: the chains used since the last group end become one used
+    /// entry; the next chain starts a new group. C's vhost-net ends one per
+    /// received packet and one per 64 transmitted chains. Without
+    /// `VIRTIO_F_IN_ORDER` every chain is its own entry anyway.
+    pub fn end_used_group(&mut self) {
+        self.group_open = false;
     }
 
     /// Writes the buffered used entries and publishes them to the guest
@@ -111,17 +123,19 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
         } else {
             self.flush_split(mem)
         };
-        self.used_n = 0;
-        self.in_order = InOrderUsed::default();
+        self.drop_used();
         r
     }
 
-    /// Number of used entries waiting for [`Vring::flush_used`].
+    /// Forgets the buffered used entries.
+    pub(crate) fn drop_used(&mut self) {
+        self.used_n = 0;
+        self.used_chains = 0;
+        self.group_open = false;
+    }
+
+    /// Number of chains used and waiting for [`Vring::flush_used`].
     pub fn used_pending(&self) -> usize {
-        if self.has(VIRTIO_F_IN_ORDER) {
-            usize::from(self.in_order.count)
-        } else {
-            self.used_n
-        }
+        self.used_chains as usize
     }
 }

@@ -12,12 +12,11 @@ use super::{
         VIRTIO_F_IN_ORDER,
         VIRTIO_F_RING_PACKED, //
     },
+    mem::Space,
     used::{
-        InOrderUsed,
         UsedElem,
         USED_BATCH, //
     },
-    mem::Space,
     window::{
         Window,
         WINDOW, //
@@ -102,7 +101,10 @@ pub struct Vring<S> {
     pub(crate) no_notify: bool,
     pub(crate) used_buf: [UsedElem; USED_BATCH],
     pub(crate) used_n: usize,
-    pub(crate) in_order: InOrderUsed,
+    /// Chains in `used_buf[..used_n]`.
+    pub(crate) used_chains: u32,
+    /// In order: the next used chain joins the last entry.
+    pub(crate) group_open: bool,
 
     pub(crate) ring_win: Window,
     pub(crate) ind_win: Window,
@@ -136,7 +138,8 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
             no_notify: false,
             used_buf: [UsedElem::default(); USED_BATCH],
             used_n: 0,
-            in_order: InOrderUsed::default(),
+            used_chains: 0,
+            group_open: false,
             ring_win: Window::new(Space::Ring),
             ind_win: Window::new(Space::Guest),
             scratch: [0; SCRATCH],

@@ -179,7 +179,7 @@ TEST_F(net_features, get_features_array)
 
 	IOCTL_OK(self->d.fd, VHOST_GET_FEATURES_ARRAY, a);
 	ASSERT_EQ(2, a[0]);
-	ASSERT_EQ(NET_FEATURES, a[1]);
+	ASSERT_EQ(vdev_features(VDEV_NET), a[1]);
 	ASSERT_EQ(NET_FEATURES_HI, a[2]);
 }
 
@@ -189,7 +189,7 @@ TEST_F(net_features, get_features_array_short)
 
 	IOCTL_OK(self->d.fd, VHOST_GET_FEATURES_ARRAY, a);
 	ASSERT_EQ(1, a[0]);
-	ASSERT_EQ(NET_FEATURES, a[1]);
+	ASSERT_EQ(vdev_features(VDEV_NET), a[1]);
 	ASSERT_EQ(SENTINEL, a[2]);
 	a[0] = 0;
 	a[1] = SENTINEL;
@@ -204,7 +204,7 @@ TEST_F(net_features, get_features_array_long)
 
 	IOCTL_OK(self->d.fd, VHOST_GET_FEATURES_ARRAY, a);
 	ASSERT_EQ(4, a[0]);
-	ASSERT_EQ(NET_FEATURES, a[1]);
+	ASSERT_EQ(vdev_features(VDEV_NET), a[1]);
 	ASSERT_EQ(NET_FEATURES_HI, a[2]);
 	ASSERT_EQ(0, a[3]);
 	ASSERT_EQ(0, a[4]);
@@ -227,13 +227,13 @@ TEST_F(net_features, get_features_array_efault)
 	a[0] = 100;
 	a[1] = a[2] = a[3] = SENTINEL;
 	IOCTL_ERR(self->d.fd, VHOST_GET_FEATURES_ARRAY, a, EFAULT);
-	ASSERT_EQ(NET_FEATURES, a[1]);
+	ASSERT_EQ(vdev_features(VDEV_NET), a[1]);
 	ASSERT_EQ(NET_FEATURES_HI, a[2]);
 	/* a tail too large for the address space faults, too */
 	a[0] = 1ULL << 61;
 	a[1] = a[2] = SENTINEL;
 	IOCTL_ERR(self->d.fd, VHOST_GET_FEATURES_ARRAY, a, EFAULT);
-	ASSERT_EQ(NET_FEATURES, a[1]);
+	ASSERT_EQ(vdev_features(VDEV_NET), a[1]);
 }
 
 TEST_F(net_features, set_features_array)
@@ -241,9 +241,9 @@ TEST_F(net_features, set_features_array)
 	uint64_t a[4];
 
 	IOCTL_OK(self->d.fd, VHOST_SET_OWNER, NULL);
-	a[0] = 2, a[1] = NET_FEATURES, a[2] = NET_FEATURES_HI;
+	a[0] = 2, a[1] = vdev_features(VDEV_NET), a[2] = NET_FEATURES_HI;
 	IOCTL_OK(self->d.fd, VHOST_SET_FEATURES_ARRAY, a);
-	a[0] = 1, a[1] = NET_FEATURES;
+	a[0] = 1, a[1] = vdev_features(VDEV_NET);
 	IOCTL_OK(self->d.fd, VHOST_SET_FEATURES_ARRAY, a);
 	a[0] = 0;
 	IOCTL_OK(self->d.fd, VHOST_SET_FEATURES_ARRAY, a);
@@ -261,7 +261,7 @@ TEST_F(net_features, set_features_array_unsupported_eopnotsupp)
 	for (bit = 0; bit < 128; bit++) {
 		uint64_t lo = bit < 64 ? BIT_ULL(bit) : 0;
 		uint64_t hi = bit >= 64 ? BIT_ULL(bit - 64) : 0;
-		bool ok = (lo & NET_FEATURES) || (hi & NET_FEATURES_HI);
+		bool ok = (lo & vdev_features(VDEV_NET)) || (hi & NET_FEATURES_HI);
 		int r;
 
 		a[0] = 2, a[1] = lo, a[2] = hi;
@@ -275,7 +275,7 @@ TEST_F(net_features, set_features_array_unsupported_eopnotsupp)
 	a[0] = 4, a[3] = 0, a[4] = BIT_ULL(63);
 	IOCTL_ERR(self->d.fd, VHOST_SET_FEATURES_ARRAY, a, EOPNOTSUPP);
 	/* count 1 cannot reach the second word */
-	a[0] = 1, a[1] = NET_FEATURES, a[2] = ~0ULL;
+	a[0] = 1, a[1] = vdev_features(VDEV_NET), a[2] = ~0ULL;
 	IOCTL_OK(self->d.fd, VHOST_SET_FEATURES_ARRAY, a);
 }
 

@@ -13,7 +13,8 @@ set -u
 dir=${1:?usage: $0 OUTPUT_DIR [TEST...]}
 shift
 tests=(owner features vring mem_table log worker dispatch iotlb net_backend
-	vsock_cid datapath compat32_test)
+	vsock_cid datapath net_traffic net_notify net_hostile net_lifecycle
+	compat32_test)
 [ $# -gt 0 ] && tests=("$@")
 
 rc=0

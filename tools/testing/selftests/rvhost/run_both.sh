@@ -5,26 +5,32 @@
 # vhost modules, then against rvhost, in the same boot. TAP logs go to
 # $RVHOST_OUT/c.tap and $RVHOST_OUT/rvhost.tap.
 #
-# Usage: run_both.sh BUILD_DIR   (where `make selftests` put the binaries)
+# Usage: run_both.sh BUILD_DIR [TEST...]
+#   BUILD_DIR  where `make selftests` put the binaries
+#   TEST       run only these binaries (see run.sh), and not module_test.sh
 
 set -u
-bindir=${1:?usage: $0 BUILD_DIR}
+bindir=${1:?usage: $0 BUILD_DIR [TEST...]}
+shift
 here=$(dirname "$0")
 rc=0
 for impl in c rvhost; do
 	log=$RVHOST_OUT/$impl.tap
+	t0=$(date +%s)
 	echo "== conformance: $impl"
 	if ! scripts/vm/modules.sh load $impl >"$log" 2>&1; then
 		echo "loading the $impl modules failed" | tee -a "$log"
 		rc=1
 		continue
 	fi
-	"$here/run.sh" "$bindir" >>"$log" 2>&1
-	"$here/module_test.sh" $impl >>"$log" 2>&1
+	"$here/run.sh" "$bindir" "$@" >>"$log" 2>&1
+	[ $# -gt 0 ] || "$here/leak_test.sh" "$bindir" >>"$log" 2>&1
+	[ $# -gt 0 ] || "$here/module_test.sh" $impl >>"$log" 2>&1
 	scripts/vm/modules.sh unload $impl >>"$log" 2>&1 || {
 		echo "unloading the $impl modules failed" | tee -a "$log"
 		rc=1
 	}
 	grep -E '^(not )?ok ' "$log" | awk '{print $1}' | sort | uniq -c
+	echo "== conformance: $impl took $(($(date +%s) - t0)) s"
 done
 exit $rc

@@ -131,9 +131,22 @@ static inline const char *vdev_path(enum vdev_kind kind)
 	return kind == VDEV_NET ? VHOST_NET_PATH : VHOST_VSOCK_PATH;
 }
 
+/*
+ * The one answer rvhost gives on purpose that C does not: rvhost_net
+ * offers the packed ring, which no C vhost device has.
+ */
+static inline bool vdev_is_rvhost(enum vdev_kind kind)
+{
+	return access(kind == VDEV_NET ? "/sys/module/rvhost_net" :
+			"/sys/module/rvhost_vsock", F_OK) == 0;
+}
+
 static inline uint64_t vdev_features(enum vdev_kind kind)
 {
-	return kind == VDEV_NET ? NET_FEATURES : VSOCK_FEATURES;
+	if (kind == VDEV_NET)
+		return NET_FEATURES | (vdev_is_rvhost(kind) ?
+				       BIT_ULL(VIRTIO_F_RING_PACKED) : 0);
+	return VSOCK_FEATURES;
 }
 
 static inline unsigned char *vq_desc(struct vdev *d, int vq)

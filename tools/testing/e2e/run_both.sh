@@ -1,0 +1,52 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# In the test VM (scripts/vm-run.sh): run end-to-end tests against the C
+# vhost_net, then against rvhost_net, in the same boot. TAP goes to
+# $RVHOST_OUT/e2e-c.tap and $RVHOST_OUT/e2e-rvhost.tap; scripts/check.sh
+# judges the rvhost log against tools/testing/e2e/rvhost.xfail.
+#
+# Usage: run_both.sh [--vhost-net-test BINARY] [--nested]
+#   --vhost-net-test BINARY  the kernel's tools/virtio/vhost_net_test
+#                            (vhost_net_test.sh)
+#   --nested                 a nested guest over TCP (nested_test.sh);
+#                            against rvhost also with the packed ring
+# The exit status is 1 only if switching modules failed: the verdicts are in
+# the TAP logs.
+
+set -u
+here=$(dirname "$0")
+vnt="" nested=0
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--vhost-net-test) vnt=$2; shift ;;
+	--nested) nested=1 ;;
+	*) echo "usage: $0 [--vhost-net-test BINARY] [--nested]" >&2; exit 2 ;;
+	esac
+	shift
+done
+
+rc=0
+for impl in c rvhost; do
+	log=$RVHOST_OUT/e2e-$impl.tap
+	echo "== end to end: $impl"
+	: >"$log"
+	if ! scripts/vm/modules.sh load $impl >>"$log" 2>&1; then
+		echo "loading the $impl modules failed" | tee -a "$log"
+		rc=1
+		continue
+	fi
+	[ -n "$vnt" ] && "$here/vhost_net_test.sh" "$vnt" >>"$log" 2>&1
+	if [ $nested = 1 ]; then
+		packed=()
+		# The C vhost_net has no packed ring (see nested_test.sh).
+		[ $impl = rvhost ] && packed=(--packed)
+		"$here/nested_test.sh" "${packed[@]}" >>"$log" 2>&1
+	fi
+	scripts/vm/modules.sh unload $impl >>"$log" 2>&1 || {
+		echo "unloading the $impl modules failed" | tee -a "$log"
+		rc=1
+	}
+	grep -E '^(not )?ok ' "$log" | sed 's/ # .*//' | sed "s/^/  $impl: /"
+done
+exit $rc

@@ -1,0 +1,370 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhost-net reconfigured under traffic (net_guest.h): a guest thread sends
+ * or receives frames while the test moves the backend to a second tap and
+ * back (and away, fd -1, and back), resets the owner or closes the device.
+ * Nothing may be lost: every TX buffer comes back in the used ring and its
+ * frame comes out of exactly one tap, in order; every frame sent to the
+ * first tap reaches the guest, in order, even those that waited in the tap
+ * while another backend was attached (vhost takes frames from the tap in
+ * batches and must give back the ones it did not use).
+ */
+#include "net_guest.h"
+
+FIXTURE(net_live) {
+	struct nctx n;
+};
+
+/* QEMU's configuration: VERSION_1, MRG_RXBUF, EVENT_IDX, INDIRECT. */
+static const struct ncfg live_cfg = {
+	.v1 = true, .mrg = true, .event_idx = true, .indirect = true,
+	.num = 256,
+};
+
+FIXTURE_SETUP(net_live)
+{
+	if (!net_open(_metadata, &self->n, &live_cfg, 2))
+		return;
+	ASSERT_TRUE(net_tx_slots(&self->n, 64, 2048));
+	ASSERT_TRUE(net_rx_slots(&self->n));
+	net_configure(_metadata, &self->n);
+}
+
+FIXTURE_TEARDOWN(net_live)
+{
+	nctx_free(&self->n);
+}
+
+/* Plain and TCP frames of 60 to 1514 bytes. */
+static void gen_live(struct nctx *n, unsigned int seq, uint32_t *len,
+		     enum fkind *k)
+{
+	unsigned int r = seq_hash(seq + 5000);
+
+	*k = r % 3 ? F_PLAIN : F_CSUM;
+	*len = FRAME_MIN_TCP + (r >> 4) % (1514 - FRAME_MIN_TCP + 1);
+}
+
+struct runner {
+	pthread_t th;
+	struct nctx *n;
+	struct txspec tx;
+	struct rxspec rx;
+	bool is_rx;
+	bool finished;
+	int ret;
+	char why[512];
+};
+
+static void *runner_fn(void *p)
+{
+	struct runner *r = p;
+
+	if (r->is_rx)
+		r->ret = rx_run(r->n, &r->rx, r->why, sizeof(r->why));
+	else
+		r->ret = tx_run(r->n, &r->tx, r->why, sizeof(r->why));
+	__atomic_store_n(&r->finished, true, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static int send_to_tap0(struct nctx *n, void *arg, unsigned int seq);
+
+static int runner_start(struct runner *r, struct nctx *n, bool is_rx,
+			unsigned int count, int timeout_ms, void *buf)
+{
+	memset(r, 0, sizeof(*r));
+	r->n = n;
+	r->is_rx = is_rx;
+	r->tx = (struct txspec){
+		.count = count, .depth = 64, .gen = gen_live, .tap = -1,
+		.timeout_ms = timeout_ms,
+	};
+	r->rx = (struct rxspec){
+		.count = count, .window = 32, .gen = gen_live,
+		.timeout_ms = timeout_ms, .send = send_to_tap0, .send_arg = buf,
+	};
+	r->ret = -1;
+	return pthread_create(&r->th, NULL, runner_fn, r);
+}
+
+static bool runner_busy(struct runner *r)
+{
+	return !__atomic_load_n(&r->finished, __ATOMIC_ACQUIRE);
+}
+
+/* Frames done so far. */
+static unsigned int runner_done(struct runner *r)
+{
+	return r->is_rx ? __atomic_load_n(&r->rx.received, __ATOMIC_RELAXED) :
+			  __atomic_load_n(&r->tx.done, __ATOMIC_RELAXED);
+}
+
+static void runner_stop(struct runner *r)
+{
+	__atomic_store_n(&r->tx.stop, true, __ATOMIC_RELAXED);
+	__atomic_store_n(&r->rx.stop, true, __ATOMIC_RELAXED);
+}
+
+/* Frames sent to the guest always go to the first tap. */
+static int send_to_tap0(struct nctx *n, void *arg, unsigned int seq)
+{
+	return rx_send(n, gen_live, seq, 0, arg);
+}
+
+/* The backends the queue goes through, round and round. */
+static int swap_fd(struct nctx *n, unsigned int i)
+{
+	static const int order[] = { 1, 0, -1, 1, -1, 0 };
+	int t = order[i % 6];
+
+	return t < 0 ? -1 : n->tap[t].fd;
+}
+
+/*
+ * The TX frames, wherever they went: each exactly once, in order on each
+ * tap.
+ */
+static void tx_frames_once(struct __test_metadata *_metadata, struct nctx *n,
+			   unsigned int count)
+{
+	unsigned char *buf = malloc(FRAME_MAX + 128);
+	unsigned char *want = malloc(FRAME_MAX + 128);
+	unsigned char *seen = calloc(count, 1);
+	struct virtio_net_hdr h;
+	unsigned int got = 0, t, per0 = 0;
+	char why[512];
+	ssize_t r;
+
+	ASSERT_TRUE(buf && want && seen);
+	for (t = 0; t < 2; t++) {
+		long last = -1;
+
+		while ((r = obs_recv(n->tap[t].obs, &h, buf, 500)) > 0) {
+			unsigned int seq = get_be32(buf + frame_tag_off(
+				buf[12] == 0x08 ? F_CSUM : F_PLAIN));
+
+			ASSERT_GT(count, seq) TH_LOG("tap %u: frame %u", t, seq);
+			ASSERT_EQ(0, seen[seq]) TH_LOG("frame %u twice", seq);
+			ASSERT_LT(last, (long)seq) TH_LOG("tap %u: frame %u after %ld", t, seq, last);
+			ASSERT_EQ(0, tx_check(n, gen_live, seq, &h, buf, r, want,
+					      why, sizeof(why))) TH_LOG("%s", why);
+			seen[seq] = 1;
+			last = seq;
+			got++;
+		}
+		if (!t)
+			per0 = got;
+	}
+	ASSERT_EQ(count, got) TH_LOG("frames lost");
+	if (getenv("RVHOST_VERBOSE"))
+		printf("# %u frames, %u on the second tap\n", got, got - per0);
+	free(buf);
+	free(want);
+	free(seen);
+}
+
+/* SET_BACKEND of the TX queue to another tap, to none, and back. */
+TEST_F_TIMEOUT(net_live, tx_backend_swap, 120)
+{
+	struct nctx *n = &self->n;
+	struct runner r;
+	unsigned int i = 0;
+
+	ASSERT_EQ(0, runner_start(&r, n, false, 1500, 0, NULL));
+	while (runner_busy(&r)) {
+		usleep(1000 + seq_hash(i) % 10000);
+		ASSERT_ERRNO(0, net_set_backend(n->fd, VQ_TX, swap_fd(n, i)));
+		i++;
+	}
+	ASSERT_ERRNO(0, net_set_backend(n->fd, VQ_TX, n->tap[0].fd));
+	pthread_join(r.th, NULL);
+	ASSERT_EQ(0, r.ret) TH_LOG("after %u swaps: %s", i, r.why);
+	ASSERT_LT(2, i) TH_LOG("too few swaps while the frames flowed");
+	if (getenv("RVHOST_VERBOSE"))
+		printf("# %u backend changes\n", i);
+	tx_frames_once(_metadata, n, r.tx.count);
+	net_stop_check_base(_metadata, n);
+}
+
+/* The same for the RX queue, with every frame sent to the first tap. */
+TEST_F_TIMEOUT(net_live, rx_backend_swap, 120)
+{
+	struct nctx *n = &self->n;
+	unsigned char buf[2048];
+	struct runner r;
+	unsigned int i = 0;
+
+	ASSERT_LT(0, rx_fill(n));
+	ASSERT_EQ(0, runner_start(&r, n, true, 1500, 0, buf));
+	while (runner_busy(&r)) {
+		usleep(1000 + seq_hash(i) % 10000);
+		ASSERT_ERRNO(0, net_set_backend(n->fd, VQ_RX, swap_fd(n, i)));
+		i++;
+		if (swap_fd(n, i - 1) != n->tap[0].fd) {
+			/* frames wait in the first tap meanwhile */
+			usleep(10000);
+			ASSERT_ERRNO(0, net_set_backend(n->fd, VQ_RX, n->tap[0].fd));
+		}
+	}
+	ASSERT_ERRNO(0, net_set_backend(n->fd, VQ_RX, n->tap[0].fd));
+	pthread_join(r.th, NULL);
+	ASSERT_EQ(0, r.ret) TH_LOG("after %u swaps: %s", i, r.why);
+	ASSERT_LT(2, i) TH_LOG("too few swaps while the frames flowed");
+	if (getenv("RVHOST_VERBOSE"))
+		printf("# %u backend changes\n", i);
+	net_stop_check_base(_metadata, n);
+}
+
+/* Some frames each way, checked. */
+static void traffic_ok(struct __test_metadata *_metadata, struct nctx *n)
+{
+	struct txspec tx = { .count = 50, .depth = 16, .gen = gen_live };
+	struct rxspec rx = { .count = 50, .window = 16, .gen = gen_live };
+	char why[512];
+
+	tx.tap = 0;
+	ASSERT_EQ(0, tx_run(n, &tx, why, sizeof(why))) TH_LOG("%s", why);
+	ASSERT_LT(0, rx_fill(n));
+	ASSERT_EQ(0, rx_run(n, &rx, why, sizeof(why))) TH_LOG("%s", why);
+	ASSERT_EQ(0, eventfd_take(n->err[VQ_TX]));
+	ASSERT_EQ(0, eventfd_take(n->err[VQ_RX]));
+}
+
+static void drain_taps(struct nctx *n)
+{
+	unsigned char buf[FRAME_MAX + 64];
+	int t, fl;
+
+	for (t = 0; t < n->ntaps; t++) {
+		fl = fcntl(n->tap[t].fd, F_GETFL);
+		fcntl(n->tap[t].fd, F_SETFL, fl | O_NONBLOCK);
+		while (read(n->tap[t].fd, buf, sizeof(buf)) > 0)
+			;
+		fcntl(n->tap[t].fd, F_SETFL, fl);
+		while (tap_has_frame(n, t, 0))
+			;
+	}
+}
+
+/* Both queues busy, then the reset or the close. */
+static void start_both(struct __test_metadata *_metadata, struct nctx *n,
+		       struct runner *tx, struct runner *rx, unsigned char *buf)
+{
+	ASSERT_LT(0, rx_fill(n));
+	ASSERT_EQ(0, runner_start(tx, n, false, 100000, 1000, NULL));
+	ASSERT_EQ(0, runner_start(rx, n, true, 100000, 1000, buf));
+}
+
+/* Wait until both have moved some frames. */
+static bool both_flowing(struct runner *tx, struct runner *rx)
+{
+	int i;
+
+	for (i = 0; i < 500; i++) {
+		if (runner_done(tx) > 20 && runner_done(rx) > 20)
+			return true;
+		if (!runner_busy(tx) || !runner_busy(rx))
+			return false;
+		usleep(10000);
+	}
+	return false;
+}
+
+static void stop_both(struct runner *tx, struct runner *rx)
+{
+	runner_stop(tx);
+	runner_stop(rx);
+	pthread_join(tx->th, NULL);
+	pthread_join(rx->th, NULL);
+}
+
+/*
+ * VHOST_RESET_OWNER while frames flow both ways; then QEMU's whole
+ * configuration again, and traffic.
+ */
+TEST_F_TIMEOUT(net_live, reset_owner_under_traffic, 60)
+{
+	struct nctx *n = &self->n;
+	unsigned char buf[2048];
+	struct runner tx, rx;
+
+	start_both(_metadata, n, &tx, &rx, buf);
+	ASSERT_TRUE(both_flowing(&tx, &rx)) TH_LOG("%s %s", tx.why, rx.why);
+	IOCTL_OK(n->fd, VHOST_RESET_OWNER, NULL);
+	stop_both(&tx, &rx);
+	drain_taps(n);
+	net_configure(_metadata, n);
+	traffic_ok(_metadata, n);
+}
+
+/* Closing the device while frames flow; a new device works. */
+TEST_F_TIMEOUT(net_live, close_under_traffic, 60)
+{
+	struct nctx *n = &self->n, fresh;
+	unsigned char buf[2048];
+	struct runner tx, rx;
+
+	start_both(_metadata, n, &tx, &rx, buf);
+	ASSERT_TRUE(both_flowing(&tx, &rx)) TH_LOG("%s %s", tx.why, rx.why);
+	ASSERT_EQ(0, close(n->fd));
+	n->fd = -1;
+	stop_both(&tx, &rx);
+	ASSERT_TRUE(net_open(_metadata, &fresh, &live_cfg, 1));
+	ASSERT_TRUE(net_tx_slots(&fresh, 16, 2048));
+	ASSERT_TRUE(net_rx_slots(&fresh));
+	net_configure(_metadata, &fresh);
+	traffic_ok(_metadata, &fresh);
+	nctx_free(&fresh);
+}
+
+/*
+ * A TX queue stopped (backend -1) with buffers in it sends them when it
+ * starts again, without another kick.
+ */
+TEST_F(net_live, tx_restart_sends_pending)
+{
+	struct nctx *n = &self->n;
+	struct gvq *q = &n->q[VQ_TX];
+	unsigned int i;
+	char why[512];
+
+	ASSERT_ERRNO(0, net_set_backend(n->fd, VQ_TX, -1));
+	for (i = 0; i < 8; i++)
+		ASSERT_EQ(0, tx_post(n, i, i));
+	gvq_kick(q);
+	net_flush(n);
+	ASSERT_EQ(0, gvq_poll_used(q, 1, 0, NULL, NULL));
+	ASSERT_FALSE(tap_has_frame(n, 0, 0));
+	ASSERT_EQ(0, get_base(n->fd, VQ_TX));
+	ASSERT_ERRNO(0, net_set_backend(n->fd, VQ_TX, n->tap[0].fd));
+	ASSERT_EQ(8, gvq_poll_used(q, 8, TIMEOUT_MS, NULL, NULL));
+	ASSERT_EQ(0, tap_expect(n, 0, gen_small, 0, 8, why, sizeof(why)))
+		TH_LOG("%s", why);
+	net_stop_check_base(_metadata, n);
+}
+
+/*
+ * Frames that arrive at the tap while the RX queue is stopped reach the
+ * guest when it starts again.
+ */
+TEST_F(net_live, rx_restart_delivers_pending)
+{
+	struct nctx *n = &self->n;
+	struct gvq *q = &n->q[VQ_RX];
+	unsigned char buf[256];
+	unsigned int i;
+
+	ASSERT_LT(0, rx_fill(n));
+	net_flush(n);
+	ASSERT_ERRNO(0, net_set_backend(n->fd, VQ_RX, -1));
+	for (i = 0; i < 8; i++)
+		ASSERT_EQ(0, rx_send(n, gen_small, i, 0, buf));
+	net_flush(n);
+	ASSERT_EQ(0, gvq_poll_used(q, 1, 0, NULL, NULL));
+	ASSERT_ERRNO(0, net_set_backend(n->fd, VQ_RX, n->tap[0].fd));
+	ASSERT_EQ(8, gvq_poll_used(q, 8, TIMEOUT_MS, NULL, NULL));
+	ASSERT_EQ(0, eventfd_take(n->err[VQ_RX]));
+}
+
+TEST_HARNESS_MAIN

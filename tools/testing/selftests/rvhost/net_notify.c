@@ -1,0 +1,332 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhost-net notifications, seen by a fake guest (net_guest.h): when the
+ * device signals the call eventfd (VRING_AVAIL_F_NO_INTERRUPT, the used
+ * event index, VIRTIO_F_NOTIFY_ON_EMPTY; the packed ring's driver event
+ * suppression area), and when it asks for kicks (VRING_USED_F_NO_NOTIFY,
+ * the avail event index; the packed device area) -- so that a guest that
+ * follows the protocol never waits for a call or a kick that does not
+ * come. Calls are counted after the device is flushed; used buffers are
+ * polled, not waited for.
+ */
+#include "net_guest.h"
+
+FIXTURE(net_notify) {
+	struct nctx n;
+};
+
+FIXTURE_VARIANT(net_notify) {
+	bool packed;
+};
+
+FIXTURE_VARIANT_ADD(net_notify, split) { .packed = false };
+FIXTURE_VARIANT_ADD(net_notify, packed) { .packed = true };
+
+FIXTURE_SETUP(net_notify)
+{
+	nctx_init(&self->n);
+}
+
+FIXTURE_TEARDOWN(net_notify)
+{
+	nctx_free(&self->n);
+}
+
+/* A started device: VERSION_1, mergeable buffers, rings of 256. */
+static bool notify_open(struct __test_metadata *_metadata, struct nctx *n,
+			bool packed, bool event_idx, bool noe)
+{
+	struct ncfg c = {
+		.v1 = true, .mrg = true, .event_idx = event_idx,
+		.notify_on_empty = noe, .packed = packed, .num = 256,
+	};
+
+	if (!net_open(_metadata, n, &c, 1))
+		return false;
+	if (!net_tx_slots(n, 64, 256) || !net_rx_slots(n))
+		return false;
+	net_configure(_metadata, n);
+	return true;
+}
+
+/* No calls at all: VRING_AVAIL_F_NO_INTERRUPT, or the packed DISABLE. */
+static void calls_off(struct gvq *q)
+{
+	if (q->packed)
+		store16(&q->driver->flags, VRING_PACKED_EVENT_FLAG_DISABLE);
+	else
+		store16(&q->avail->flags, VRING_AVAIL_F_NO_INTERRUPT);
+	mb();	/* before the guest posts the buffers it is about */
+}
+
+static void calls_on(struct gvq *q)
+{
+	if (q->packed)
+		store16(&q->driver->flags, VRING_PACKED_EVENT_FLAG_ENABLE);
+	else
+		store16(&q->avail->flags, 0);
+	mb();	/* before the guest posts the buffers it is about */
+}
+
+/*
+ * Event index: a call once the device uses the buffer at the guest's next
+ * used position + d (d < 0: one behind it, already passed).
+ */
+static void call_at(struct gvq *q, int d)
+{
+	if (q->packed) {
+		int pos = q->pused + d;
+		bool wrap = q->pused_wrap;
+
+		if (pos >= (int)q->num) {
+			pos -= q->num;
+			wrap = !wrap;
+		} else if (pos < 0) {
+			pos += q->num;
+			wrap = !wrap;
+		}
+		store16(&q->driver->off_wrap, pos | (wrap ? 0x8000 : 0));
+		store16(&q->driver->flags, VRING_PACKED_EVENT_FLAG_DESC);
+	} else {
+		store16(&q->avail->ring[q->num], (uint16_t)(q->last_used + d));
+	}
+	mb();	/* before the guest posts the buffers it is about */
+}
+
+/* Send count TX frames from seq first (all in one burst), poll them back. */
+static unsigned int tx_burst(struct nctx *n, unsigned int first,
+			     unsigned int count)
+{
+	struct gvq *q = &n->q[VQ_TX];
+	unsigned int i;
+
+	for (i = 0; i < count; i++)
+		if (tx_post(n, first + i, i))
+			return 0;
+	gvq_kick(q);
+	return gvq_poll_used(q, count, TIMEOUT_MS, NULL, NULL);
+}
+
+/* Send count frames to the guest, poll the buffers they take. */
+static unsigned int rx_burst(struct nctx *n, unsigned int first,
+			     unsigned int count)
+{
+	unsigned char buf[256];
+	unsigned int i, got;
+	uint32_t slots[64];
+
+	for (i = 0; i < count; i++)
+		if (rx_send(n, gen_small, first + i, 0, buf))
+			return 0;
+	got = gvq_poll_used(&n->q[VQ_RX], count, TIMEOUT_MS, slots, NULL);
+	for (i = 0; i < got; i++)
+		rx_post(n, slots[i]);
+	gvq_kick(&n->q[VQ_RX]);
+	return got;
+}
+
+/* The guest turned calls off: the device does not signal. */
+TEST_F(net_notify, tx_calls_suppressed)
+{
+	struct nctx *n = &self->n;
+	struct gvq *q = &n->q[VQ_TX];
+	char why[256];
+
+	if (!notify_open(_metadata, n, variant->packed, false, false))
+		return;
+	calls_off(q);
+	ASSERT_EQ(8, tx_burst(n, 0, 8));
+	ASSERT_EQ(0, tap_expect(n, 0, gen_small, 0, 8, why, sizeof(why)))
+		TH_LOG("%s", why);
+	net_flush(n);
+	ASSERT_EQ(0, eventfd_take(n->call[VQ_TX]));
+	calls_on(q);
+	ASSERT_EQ(1, tx_burst(n, 8, 1));
+	ASSERT_TRUE(wait_readable(n->call[VQ_TX], TIMEOUT_MS));
+	ASSERT_EQ(0, eventfd_take(n->err[VQ_TX]));
+}
+
+TEST_F(net_notify, rx_calls_suppressed)
+{
+	struct nctx *n = &self->n;
+	struct gvq *q = &n->q[VQ_RX];
+
+	if (!notify_open(_metadata, n, variant->packed, false, false))
+		return;
+	ASSERT_LT(0, rx_fill(n));
+	calls_off(q);
+	ASSERT_EQ(8, rx_burst(n, 0, 8));
+	net_flush(n);
+	ASSERT_EQ(0, eventfd_take(n->call[VQ_RX]));
+	calls_on(q);
+	ASSERT_EQ(1, rx_burst(n, 8, 1));
+	ASSERT_TRUE(wait_readable(n->call[VQ_RX], TIMEOUT_MS));
+	ASSERT_EQ(0, eventfd_take(n->err[VQ_RX]));
+}
+
+/*
+ * VIRTIO_RING_F_EVENT_IDX: the first used buffer after the queue starts
+ * is signalled whatever the event index says (the device has signalled
+ * nothing yet to compare with); then a call only when the used index
+ * passes the event index.
+ */
+static void used_event_test(struct __test_metadata *_metadata,
+			    struct nctx *n, int vq)
+{
+	struct gvq *q = &n->q[vq];
+	int call = n->call[vq];
+	unsigned int seq = 0;
+
+#define BURST(k) (vq == VQ_TX ? tx_burst(n, seq, k) : rx_burst(n, seq, k))
+	call_at(q, 100);
+	ASSERT_EQ(1, BURST(1));
+	seq += 1;
+	net_flush(n);
+	ASSERT_LE(1, eventfd_take(call)) TH_LOG("first used buffer not signalled");
+	call_at(q, 100);
+	ASSERT_EQ(10, BURST(10));
+	seq += 10;
+	net_flush(n);
+	ASSERT_EQ(0, eventfd_take(call)) TH_LOG("signalled before the event index");
+	call_at(q, 4);
+	ASSERT_EQ(10, BURST(10));
+	seq += 10;
+	net_flush(n);
+	ASSERT_LE(1, eventfd_take(call)) TH_LOG("event index passed, no call");
+	call_at(q, -1);
+	ASSERT_EQ(10, BURST(10));
+	seq += 10;
+	net_flush(n);
+	ASSERT_EQ(0, eventfd_take(call)) TH_LOG("signalled for an event index behind");
+	ASSERT_EQ(0, eventfd_take(n->err[vq]));
+#undef BURST
+}
+
+TEST_F(net_notify, tx_used_event)
+{
+	if (!notify_open(_metadata, &self->n, variant->packed, true, false))
+		return;
+	used_event_test(_metadata, &self->n, VQ_TX);
+}
+
+TEST_F(net_notify, rx_used_event)
+{
+	if (!notify_open(_metadata, &self->n, variant->packed, true, false))
+		return;
+	ASSERT_LT(0, rx_fill(&self->n));
+	used_event_test(_metadata, &self->n, VQ_RX);
+}
+
+/*
+ * An idle device wants a kick for the next buffer: the used flags have no
+ * VRING_USED_F_NO_NOTIFY, the avail event index is the avail index (the
+ * packed device area: ENABLE, or DESC at the next position).
+ */
+static void assert_kick_wanted(struct __test_metadata *_metadata,
+			       struct gvq *q)
+{
+	if (q->packed) {
+		uint16_t f = load16(&q->device->flags);
+
+		if (q->event_idx) {
+			ASSERT_EQ(VRING_PACKED_EVENT_FLAG_DESC, f);
+			ASSERT_EQ(q->pavail | (q->pavail_wrap ? 0x8000 : 0),
+				  load16(&q->device->off_wrap));
+		} else {
+			ASSERT_EQ(VRING_PACKED_EVENT_FLAG_ENABLE, f);
+		}
+	} else if (q->event_idx) {
+		ASSERT_EQ(q->published, load16(&q->used->ring[q->num]));
+	} else {
+		ASSERT_EQ(0, load16(&q->used->flags) & VRING_USED_F_NO_NOTIFY);
+	}
+}
+
+static void tx_idle_test(struct __test_metadata *_metadata, struct nctx *n)
+{
+	struct gvq *q = &n->q[VQ_TX];
+	unsigned int i;
+	char why[256];
+
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(8, tx_burst(n, 8 * i, 8));
+		net_flush(n);
+		assert_kick_wanted(_metadata, q);
+	}
+	ASSERT_EQ(0, tap_expect(n, 0, gen_small, 0, 24, why, sizeof(why)))
+		TH_LOG("%s", why);
+	ASSERT_EQ(0, eventfd_take(n->err[VQ_TX]));
+}
+
+TEST_F(net_notify, tx_idle_wants_kick)
+{
+	if (!notify_open(_metadata, &self->n, variant->packed, false, false))
+		return;
+	tx_idle_test(_metadata, &self->n);
+}
+
+TEST_F(net_notify, tx_idle_wants_kick_event_idx)
+{
+	if (!notify_open(_metadata, &self->n, variant->packed, true, false))
+		return;
+	tx_idle_test(_metadata, &self->n);
+}
+
+/*
+ * RX out of buffers: the device asks for a kick, and the kick the guest
+ * sends when it adds buffers gets the waiting frame through.
+ */
+static void rx_starved_test(struct __test_metadata *_metadata, struct nctx *n)
+{
+	struct gvq *q = &n->q[VQ_RX];
+	unsigned char buf[256];
+	uint32_t slots[4];
+	unsigned int i;
+
+	ASSERT_EQ(0, rx_post(n, 0));
+	ASSERT_EQ(0, rx_post(n, 1));
+	gvq_kick(q);
+	for (i = 0; i < 3; i++)
+		ASSERT_EQ(0, rx_send(n, gen_small, i, 0, buf));
+	ASSERT_EQ(2, gvq_poll_used(q, 2, TIMEOUT_MS, slots, NULL));
+	net_flush(n);
+	assert_kick_wanted(_metadata, q);
+	ASSERT_EQ(0, gvq_poll_used(q, 1, 0, NULL, NULL));
+	ASSERT_EQ(0, rx_post(n, 0));
+	ASSERT_EQ(0, rx_post(n, 1));
+	q->kicks = 0;
+	gvq_kick(q);
+	ASSERT_EQ(1, q->kicks) TH_LOG("the device did not ask for a kick");
+	ASSERT_EQ(1, gvq_poll_used(q, 1, TIMEOUT_MS, NULL, NULL));
+	ASSERT_EQ(0, eventfd_take(n->err[VQ_RX]));
+}
+
+TEST_F(net_notify, rx_starved_wants_kick)
+{
+	if (!notify_open(_metadata, &self->n, variant->packed, false, false))
+		return;
+	rx_starved_test(_metadata, &self->n);
+}
+
+TEST_F(net_notify, rx_starved_wants_kick_event_idx)
+{
+	if (!notify_open(_metadata, &self->n, variant->packed, true, false))
+		return;
+	rx_starved_test(_metadata, &self->n);
+}
+
+/* VIRTIO_F_NOTIFY_ON_EMPTY: a call when the ring runs empty, suppressed or not. */
+TEST_F(net_notify, tx_notify_on_empty)
+{
+	struct nctx *n = &self->n;
+
+	if (!notify_open(_metadata, n, variant->packed, false, true))
+		return;
+	calls_off(&n->q[VQ_TX]);
+	ASSERT_EQ(4, tx_burst(n, 0, 4));
+	net_flush(n);
+	ASSERT_LE(1, eventfd_take(n->call[VQ_TX]));
+	ASSERT_EQ(0, eventfd_take(n->err[VQ_TX]));
+}
+
+TEST_HARNESS_MAIN
