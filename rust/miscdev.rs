@@ -59,8 +59,11 @@ pub(crate) trait MiscFile: Sized {
 
     /// `read_iter`; `nonblock` is the file's `O_NONBLOCK`. The file position
     /// is not used: the device is a message queue.
-    fn read_iter(this: Borrowed<'_, Self>, iov: &mut IovIterDest<'_>, nonblock: bool)
-        -> Result<usize>;
+    fn read_iter(
+        this: Borrowed<'_, Self>,
+        iov: &mut IovIterDest<'_>,
+        nonblock: bool,
+    ) -> Result<usize>;
 
     /// `write_iter`.
     fn write_iter(this: Borrowed<'_, Self>, iov: &mut IovIterSource<'_>) -> Result<usize>;

@@ -111,8 +111,7 @@ impl FilePoll {
         let (old_file, old_worker) = self.release(&mut polled);
         *polled = Some(ARef::from(file));
         // INVARIANT: Set before `wait` can be put on a queue, owned by `self`.
-        self.worker
-            .store(Arc::into_raw(worker.clone()), Release);
+        self.worker.store(Arc::into_raw(worker.clone()), Release);
         // SAFETY: `file` is a valid file and `table` a valid poll table, whose `poll_func`
         // puts `wait` on at most one queue and records it in `wqh`.
         let mask = unsafe { rb::rvhost_vfs_poll(file.as_ptr(), self.table.get()) };

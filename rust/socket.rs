@@ -676,8 +676,7 @@ impl TxBatch {
         // SAFETY: As for `rd`.
         let flags = unsafe { gso.read() };
         let need = u32::from(rd(6)) + u32::from(rd(8)) + 2;
-        if u32::from(flags) & rb::VIRTIO_NET_HDR_F_NEEDS_CSUM != 0 && need > u32::from(rd(4))
-        {
+        if u32::from(flags) & rb::VIRTIO_NET_HDR_F_NEEDS_CSUM != 0 && need > u32::from(rd(4)) {
             let hdr_len = need as u16;
             let b = if le {
                 hdr_len.to_le_bytes()

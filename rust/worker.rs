@@ -23,12 +23,10 @@ use core::{
     },
 };
 use kernel::{
-    bindings,
-    current,
+    bindings, current,
     error::from_err_ptr,
     mm::MmWithUser,
-    new_condvar,
-    new_mutex,
+    new_condvar, new_mutex,
     prelude::*,
     str::CString,
     sync::{
@@ -42,8 +40,8 @@ use kernel::{
         },
         rcu,
         Arc,
-        CondVar,
         Completion,
+        CondVar,
         Mutex, //
     },
     task::Task,

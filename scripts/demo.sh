@@ -3,8 +3,7 @@
 #
 # `make demo`: provision what is missing, build rvhost, boot a VM with it
 # loaded, show the devices answering, then run a nested guest through
-# /dev/vhost-net. The data path is not in rvhost yet, so the nested guest
-# runs on the C vhost_net; it moves to rvhost_net with the vhost-net issue.
+# rvhost's /dev/vhost-net (QEMU -netdev tap,vhost=on).
 
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"

@@ -18,8 +18,7 @@ use crate::{
     },
     mem,
     rvhost::{
-        bindings as b,
-        errno,
+        bindings as b, errno,
         eventfd::{
             EventFd,
             EventFile, //
@@ -54,9 +53,7 @@ use kernel::{
         IovIterSource, //
     },
     mm::MmWithUser,
-    new_mutex,
-    new_poll_condvar,
-    new_spinlock,
+    new_mutex, new_poll_condvar, new_spinlock,
     prelude::*,
     sync::{
         aref::ARef,

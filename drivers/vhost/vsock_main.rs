@@ -4,19 +4,19 @@
 
 // Shared by both modules, each of which uses only part of it.
 #[allow(dead_code)]
-#[path = "../../rust/mod.rs"]
-mod rvhost;
-#[allow(dead_code)]
 mod dev;
 mod features;
 #[allow(dead_code)]
 mod guest;
 #[allow(dead_code)]
-mod mem;
-#[allow(dead_code)]
 mod iotlb;
 #[allow(dead_code)]
+mod mem;
+#[allow(dead_code)]
 mod ring;
+#[allow(dead_code)]
+#[path = "../../rust/mod.rs"]
+mod rvhost;
 #[allow(dead_code)]
 mod umem;
 #[allow(dead_code)]

@@ -48,13 +48,10 @@ FIXTURE_TEARDOWN(net_cycles) {}
 
 TEST_F_TIMEOUT(net_cycles, open_traffic_close, 900)
 {
-	struct txspec tx = { .count = 8, .depth = 8, .gen = gen_small };
-	struct rxspec rx = { .count = 8, .window = 8, .gen = gen_small };
 	const char *env = getenv("RVHOST_CYCLES");
 	int cycles = env ? atoi(env) : 100;
 	int devs = count_netdevs(), refs = module_refcnt();
 	struct nctx n;
-	char why[512];
 	int i;
 
 	ASSERT_LE(0, devs);
@@ -65,12 +62,7 @@ TEST_F_TIMEOUT(net_cycles, open_traffic_close, 900)
 		ASSERT_TRUE(net_tx_slots(&n, 16, 2048));
 		ASSERT_TRUE(net_rx_slots(&n));
 		net_configure(_metadata, &n);
-		tx.tap = 0;
-		ASSERT_EQ(0, tx_run(&n, &tx, why, sizeof(why)))
-			TH_LOG("cycle %d: %s", i, why);
-		ASSERT_LT(0, rx_fill(&n));
-		ASSERT_EQ(0, rx_run(&n, &rx, why, sizeof(why)))
-			TH_LOG("cycle %d: %s", i, why);
+		net_traffic_ok(_metadata, &n, 8, 8, gen_small);
 		nctx_free(&n);
 	}
 	/* A tap goes away when its last file reference does. */

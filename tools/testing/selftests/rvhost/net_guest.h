@@ -1218,5 +1218,24 @@ static inline unsigned int gvq_poll_used(struct gvq *q, unsigned int count,
 	return got;
 }
 
+/*
+ * count frames of gen each way, at most depth outstanding, all checked,
+ * and no error signalled.
+ */
+static inline void net_traffic_ok(struct __test_metadata *_metadata,
+				  struct nctx *n, unsigned int count,
+				  unsigned int depth, frame_gen gen)
+{
+	struct txspec tx = { .count = count, .depth = depth, .gen = gen };
+	struct rxspec rx = { .count = count, .window = depth, .gen = gen };
+	char why[512];
+
+	tx.tap = 0;
+	ASSERT_EQ(0, tx_run(n, &tx, why, sizeof(why))) TH_LOG("%s", why);
+	ASSERT_LT(0, rx_fill(n));
+	ASSERT_EQ(0, rx_run(n, &rx, why, sizeof(why))) TH_LOG("%s", why);
+	ASSERT_EQ(0, eventfd_take(n->err[VQ_TX]));
+	ASSERT_EQ(0, eventfd_take(n->err[VQ_RX]));
+}
 
 #endif /* RVHOST_NET_GUEST_H */

@@ -60,19 +60,10 @@ static void ntap_drain(struct ntap *t)
 	fcntl(t->fd, F_SETFL, fl);
 }
 
-/* Some frames each way. */
+/* Some frames each way, checked. */
 static void traffic_ok(struct __test_metadata *_metadata, struct nctx *n)
 {
-	struct txspec tx = { .count = 20, .depth = 8, .gen = gen_small };
-	struct rxspec rx = { .count = 20, .window = 8, .gen = gen_small };
-	char why[512];
-
-	tx.tap = 0;
-	ASSERT_EQ(0, tx_run(n, &tx, why, sizeof(why))) TH_LOG("%s", why);
-	ASSERT_LT(0, rx_fill(n));
-	ASSERT_EQ(0, rx_run(n, &rx, why, sizeof(why))) TH_LOG("%s", why);
-	ASSERT_EQ(0, eventfd_take(n->err[VQ_TX]));
-	ASSERT_EQ(0, eventfd_take(n->err[VQ_RX]));
+	net_traffic_ok(_metadata, n, 20, 8, gen_small);
 }
 
 /*

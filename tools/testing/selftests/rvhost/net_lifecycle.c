@@ -219,16 +219,7 @@ TEST_F_TIMEOUT(net_live, rx_backend_swap, 120)
 /* Some frames each way, checked. */
 static void traffic_ok(struct __test_metadata *_metadata, struct nctx *n)
 {
-	struct txspec tx = { .count = 50, .depth = 16, .gen = gen_live };
-	struct rxspec rx = { .count = 50, .window = 16, .gen = gen_live };
-	char why[512];
-
-	tx.tap = 0;
-	ASSERT_EQ(0, tx_run(n, &tx, why, sizeof(why))) TH_LOG("%s", why);
-	ASSERT_LT(0, rx_fill(n));
-	ASSERT_EQ(0, rx_run(n, &rx, why, sizeof(why))) TH_LOG("%s", why);
-	ASSERT_EQ(0, eventfd_take(n->err[VQ_TX]));
-	ASSERT_EQ(0, eventfd_take(n->err[VQ_RX]));
+	net_traffic_ok(_metadata, n, 50, 16, gen_live);
 }
 
 static void drain_taps(struct nctx *n)

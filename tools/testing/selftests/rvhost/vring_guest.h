@@ -126,38 +126,37 @@ static inline unsigned char *gm_ptr(const struct gmem *g, uint64_t gpa,
 	return g->host[r] + (gpa - g->gpa[r]);
 }
 
-static inline void gm_write(const struct gmem *g, uint64_t gpa,
-			    const void *src, uint64_t len)
+/* Copies between guest memory at gpa and buf, across regions. */
+static inline void gm_copy(const struct gmem *g, uint64_t gpa, void *buf,
+			   uint64_t len, bool to_guest)
 {
-	const unsigned char *s = src;
+	unsigned char *b = buf;
 	uint64_t room;
 
 	while (len) {
 		unsigned char *p = gm_ptr(g, gpa, &room);
 		uint64_t n = len < room ? len : room;
 
-		memcpy(p, s, n);
-		s += n;
+		if (to_guest)
+			memcpy(p, b, n);
+		else
+			memcpy(b, p, n);
+		b += n;
 		gpa += n;
 		len -= n;
 	}
 }
 
+static inline void gm_write(const struct gmem *g, uint64_t gpa,
+			    const void *src, uint64_t len)
+{
+	gm_copy(g, gpa, (void *)src, len, true);
+}
+
 static inline void gm_read(const struct gmem *g, uint64_t gpa, void *dst,
 			   uint64_t len)
 {
-	unsigned char *d = dst;
-	uint64_t room;
-
-	while (len) {
-		unsigned char *p = gm_ptr(g, gpa, &room);
-		uint64_t n = len < room ? len : room;
-
-		memcpy(d, p, n);
-		d += n;
-		gpa += n;
-		len -= n;
-	}
+	gm_copy(g, gpa, dst, len, false);
 }
 
 static inline void gm_fill(const struct gmem *g, uint64_t gpa, int c,
