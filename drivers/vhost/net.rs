@@ -30,6 +30,7 @@ use crate::{
         bindings as b,
         busy::BusyLoop,
         errno,
+        eventfd::EventFd,
         miscdev::MiscFile,
         poll::FilePoll,
         socket::{
@@ -146,13 +147,12 @@ struct Scratch {
     log: KVec<(u64, u32)>,
 }
 
-/// How a handler run ended.
-#[derive(Default)]
-struct Run {
+/// A handler run: how to interrupt the guest, and how the run ended.
+struct Run<'a> {
+    /// The queue's call eventfd.
+    call: Option<&'a EventFd>,
     /// The guest broke the ring: signal the error eventfd.
     err: Option<RingError>,
-    /// Used entries were published and the guest asked to hear of it.
-    notify: bool,
     /// The queue gave up the worker for fairness: run it again.
     requeue: bool,
     /// Wait for the socket: TX full, or RX drained.
@@ -171,7 +171,16 @@ enum RxBufs {
     BadFormat,
 }
 
-impl Run {
+impl<'a> Run<'a> {
+    fn new(call: Option<&'a EventFd>) -> Self {
+        Self {
+            call,
+            err: None,
+            requeue: false,
+            poll_sock: false,
+        }
+    }
+
     /// Records a ring error; an IOTLB miss is not one (C's `-EAGAIN`): the
     /// queue runs again when userspace answers it.
     fn fail(&mut self, e: RingError) {
@@ -193,6 +202,16 @@ fn bad_addr(addr: u64, fault: Fault) -> RingError {
 }
 
 impl NetQueue {
+    /// Takes the backend away; packets taken from its ring but not
+    /// received go back to it, in order.
+    fn detach(&mut self) -> Option<NetBackend> {
+        let sock = self.sock.take();
+        if let Some(s) = &sock {
+            self.rxq.unproduce(s);
+        }
+        sock
+    }
+
     fn new(mask: u32, work: u64, txb: Option<TxBatch>) -> Result<Self> {
         Ok(Self {
             sock: None,
@@ -298,10 +317,9 @@ impl Net {
         self.dev.requeue(work);
     }
 
-    /// Publishes the used entries (`vhost_net_signal_used()`); whether the
-    /// guest is interrupted is decided now, the call comes at the end of
-    /// the run.
-    fn publish(ring: &mut Ring, mem: &Guest<'_>, run: &mut Run) {
+    /// Publishes the used entries and interrupts the guest if it asked to
+    /// (`vhost_net_signal_used()`).
+    fn publish(ring: &mut Ring, mem: &Guest<'_>, run: &mut Run<'_>) {
         if ring.used_pending() == 0 {
             return;
         }
@@ -309,7 +327,11 @@ impl Net {
             run.fail(e);
             return;
         }
-        run.notify |= ring.need_notify(mem).unwrap_or(true);
+        if ring.need_notify(mem).unwrap_or(true) {
+            if let Some(call) = run.call {
+                call.signal();
+            }
+        }
     }
 
     /// `vq_meta_prefetch()`: with an IOTLB, the ring areas must be mapped
@@ -336,7 +358,11 @@ impl Net {
     /// notifications off, then after `handler` the used entries published,
     /// errors and misses reported, and the queue requeued when it gave up
     /// the worker for fairness.
-    fn run(&self, idx: usize, handler: impl FnOnce(&mut Ring, &Guest<'_>, &mut NetQueue) -> Run) {
+    fn run(
+        &self,
+        idx: usize,
+        handler: impl FnOnce(&mut Ring, &Guest<'_>, &mut NetQueue, &mut Run<'_>),
+    ) {
         let mut guard = self.dev.vqs[idx].vq.lock();
         let vq = &mut *guard;
         if vq.data.sock.is_none() || !vq.ring.is_ready() {
@@ -347,39 +373,39 @@ impl Net {
         let size = RingSizes::of(&vq.state(), vq.num);
         let addrs = (vq.desc, vq.avail, vq.used);
         vq.data.busyloop = vq.busyloop_timeout;
-        let (ring, mem, data) = vq.split(tlb);
+        let (ring, mem, data, call) = vq.split(tlb);
         data.poll.as_ref().stop();
-        let mut run = Run::default();
+        let mut run = Run::new(call);
         if Self::prefetch(&mem, addrs, size) {
             match ring.disable_notify(&mem) {
-                Ok(()) => run = handler(ring, &mem, data),
+                Ok(()) => handler(ring, &mem, data, &mut run),
                 Err(e) => run.fail(e),
             }
         }
-        Self::publish(ring, &mem, &mut run);
+        // The socket is watched again before the guest hears of the used
+        // buffers, as C's `handle_rx()` does.
         if run.poll_sock {
             if let Some(sock) = &data.sock {
                 let _ = self.dev.start_poll(data.poll.as_ref(), sock.file());
             }
         }
+        Self::publish(ring, &mem, &mut run);
         let (miss, logged) = (mem.miss(), mem.logged());
+        let (err, requeue) = (run.err.is_some(), run.requeue);
         drop(mem);
-        if run.err.is_some() {
+        if err {
             // `vq_err()`: the queue stops until the next kick.
             vq.signal_err();
         }
         if logged {
             vq.signal_log();
         }
-        if run.notify {
-            vq.signal_call();
-        }
         drop(tlbg);
         drop(guard);
         if let Some((iova, perm)) = miss {
             self.dev.report_miss(idx, iova, perm);
         }
-        if run.requeue {
+        if requeue {
             self.requeue(1 << idx);
         }
     }
@@ -403,7 +429,7 @@ impl Net {
         if !ovq.ring.is_ready() {
             return false;
         }
-        let (oring, omem, odata) = ovq.split(mem.tlb);
+        let (oring, omem, odata, _) = ovq.split(mem.tlb);
         let _ = oring.disable_notify(&omem);
         // The RX queue's data: ours from RX, the other's from TX.
         let rdata: &NetQueue = if poll_rx { data } else { &*odata };
@@ -457,7 +483,7 @@ impl Net {
     /// `vhost_tx_batch()`: hands the packets copied so far to tun/tap in
     /// one `sendmsg`. If it fails they are dropped, but unlike C their
     /// buffers still go back to the guest (their used entries stay).
-    fn tx_flush(txb: &mut Option<TxBatch>, sock: &NetBackend, run: &mut Run) {
+    fn tx_flush(txb: &mut Option<TxBatch>, sock: &NetBackend, run: &mut Run<'_>) {
         if let Some(b) = txb.as_mut() {
             if b.flush(sock).is_err() {
                 run.err = Some(RingError::NotReady);
@@ -471,10 +497,9 @@ impl Net {
     /// `sock_can_batch`), else one `sendmsg` each, with `MSG_MORE` while
     /// more follow.
     fn handle_tx(&self) {
-        self.run(TX, |ring, mem, data| {
-            let mut run = Run::default();
+        self.run(TX, |ring, mem, data, run| {
             let Some(sock) = data.sock.as_ref() else {
-                return run;
+                return;
             };
             let batching = sock.can_batch();
             let mut total = 0usize;
@@ -485,9 +510,11 @@ impl Net {
                     Ok(Some(c)) => c,
                     Ok(None) => {
                         // Out before spinning or asking the guest to kick.
-                        Self::tx_flush(&mut data.txb, sock, &mut run);
+                        Self::tx_flush(&mut data.txb, sock, run);
                         if data.busyloop != 0 && !polled {
                             polled = true;
+                            // The guest hears of them before the spin.
+                            Self::publish(ring, mem, run);
                             if self.busy_poll(ring, mem, data, false) {
                                 // Other work came: after it, look again.
                                 run.requeue = true;
@@ -556,7 +583,7 @@ impl Net {
                         Some(b) => match b.add(sock, &data.buf.iov, len, data.sock_hlen, true) {
                             Ok(()) => true,
                             Err(_) => {
-                                Self::tx_flush(&mut data.txb, sock, &mut run);
+                                Self::tx_flush(&mut data.txb, sock, run);
                                 false
                             }
                         },
@@ -581,8 +608,8 @@ impl Net {
                 }
                 pkts += 1;
                 if pkts % BATCH == 0 {
-                    Self::tx_flush(&mut data.txb, sock, &mut run);
-                    Self::publish(ring, mem, &mut run);
+                    Self::tx_flush(&mut data.txb, sock, run);
+                    Self::publish(ring, mem, run);
                 }
                 if pkts >= PKT_WEIGHT || total >= WEIGHT {
                     run.requeue = true;
@@ -590,8 +617,7 @@ impl Net {
                 }
             }
             // The packets go out before their buffers are published.
-            Self::tx_flush(&mut data.txb, sock, &mut run);
-            run
+            Self::tx_flush(&mut data.txb, sock, run);
         });
     }
 
@@ -672,10 +698,9 @@ impl Net {
 
     /// `handle_rx()`: every packet the socket has goes into guest buffers.
     fn handle_rx(&self) {
-        self.run(RX, |ring, mem, data| {
-            let mut run = Run::default();
+        self.run(RX, |ring, mem, data, run| {
             let Some(sock) = data.sock.as_ref() else {
-                return run;
+                return;
             };
             let mergeable = data.mergeable;
             let set_num_buffers = data.set_num_buffers;
@@ -686,7 +711,7 @@ impl Net {
                 let mut sock_len = data.rxq.peek_len(sock);
                 if sock_len == 0 && data.busyloop != 0 {
                     // What was received so far goes to the guest first.
-                    Self::publish(ring, mem, &mut run);
+                    Self::publish(ring, mem, run);
                     intr = self.busy_poll(ring, mem, data, true);
                     sock_len = data.rxq.peek_len(sock);
                 }
@@ -806,14 +831,13 @@ impl Net {
                     break;
                 }
                 if ring.used_pending() > BATCH {
-                    Self::publish(ring, mem, &mut run);
+                    Self::publish(ring, mem, run);
                 }
                 if pkts >= PKT_WEIGHT || total >= WEIGHT {
                     run.requeue = true;
                     break;
                 }
             }
-            run
         });
     }
 
@@ -825,12 +849,7 @@ impl Net {
         let tlbg = self.dev.lock_tlb();
         vq.stop_ring(tlbg.iotlb.as_ref());
         drop(tlbg);
-        let sock = vq.data.sock.take();
-        if let Some(s) = &sock {
-            // Packets taken but not received go back to the tap, in order.
-            vq.data.rxq.unproduce(s);
-        }
-        sock
+        vq.data.detach()
     }
 
     /// `vhost_net_set_backend()`.
@@ -863,11 +882,8 @@ impl Net {
         let tlbg = self.dev.lock_tlb();
         let tlb = tlbg.iotlb.as_ref();
         vq.stop_ring(tlb);
-        if let Some(s) = &vq.data.sock {
-            // Packets taken but not received go back to the tap, in order.
-            vq.data.rxq.unproduce(s);
-        }
-        let old = core::mem::replace(&mut vq.data.sock, sock);
+        let old = vq.data.detach();
+        vq.data.sock = sock;
         let mut miss = None;
         let started = if vq.data.sock.is_some() {
             let (r, m) = vq.start_ring(tlb);

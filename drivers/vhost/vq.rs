@@ -224,12 +224,13 @@ impl<D: QueueData> Vq<D> {
         }
     }
 
-    /// The ring, guest memory as this queue sees it, and the device's
-    /// data, borrowed apart so that the ring can be driven.
+    /// The ring, guest memory as this queue sees it, the device's data and
+    /// the call eventfd, borrowed apart so that the ring can be driven and
+    /// the guest interrupted meanwhile.
     pub(crate) fn split<'a>(
         &'a mut self,
         tlb: Option<&'a Iotlb>,
-    ) -> (&'a mut Ring, Guest<'a>, &'a mut D) {
+    ) -> (&'a mut Ring, Guest<'a>, &'a mut D, Option<&'a EventFd>) {
         // The used ring is logged with VHOST_VRING_F_LOG, buffers with
         // VHOST_F_LOG_ALL (C: `log_used()` and `vhost_log_write()`).
         let all = self.has(LOG_ALL);
@@ -244,6 +245,7 @@ impl<D: QueueData> Vq<D> {
             &mut self.ring,
             Guest::new(self.umem.as_deref(), tlb.filter(|_| self.iotlb), log),
             &mut self.data,
+            self.call.as_ref(),
         )
     }
 
@@ -255,7 +257,7 @@ impl<D: QueueData> Vq<D> {
         let features = self.features[0];
         let (num, base) = (self.num, self.base);
         let (desc, avail, used) = (self.desc, self.avail, self.used);
-        let (ring, mem, _) = self.split(tlb);
+        let (ring, mem, _, _) = self.split(tlb);
         ring.set_features(features);
         if ring.set_num(num).is_err()
             || ring.set_addr(desc, avail, used).is_err()
@@ -278,7 +280,7 @@ impl<D: QueueData> Vq<D> {
             return;
         }
         self.base = self.ring.get_base();
-        let (ring, mem, _) = self.split(tlb);
+        let (ring, mem, _, _) = self.split(tlb);
         // A ring the guest broke cannot take the last used entries; the
         // error was reported when it broke.
         let _ = ring.stop(&mem);
@@ -295,13 +297,6 @@ impl<D: QueueData> Vq<D> {
     pub(crate) fn signal_err(&self) {
         if let Some(err) = &self.err {
             err.signal();
-        }
-    }
-
-    /// Signals the call eventfd.
-    pub(crate) fn signal_call(&self) {
-        if let Some(call) = &self.call {
-            call.signal();
         }
     }
 }

@@ -39,8 +39,6 @@ tests=("$@")
 initrd=$RVHOST_TOP/build/nested/initramfs.cpio
 [ -f "$initrd" ] || { echo "no $initrd: run scripts/mkinitramfs.sh" >&2; exit 2; }
 log=/tmp/nested-console.log
-# A result left by an earlier nested guest must not count for this one.
-rm -f "$log"
 size=${RVHOST_NESTED_SIZE:-16777216}
 port=5000
 host=10.23.0.1

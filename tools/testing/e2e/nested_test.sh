@@ -24,33 +24,29 @@ cases=(ping tcp)
 echo "# rvhost-selftest: nested"
 echo "1..${#cases[@]}"
 n=0 rc=0
-verdicts=""
-run() { # nested.sh arguments; its per-test lines are kept in $verdicts
-	local t0=$SECONDS out
+out="" secs=0
+run() { # nested.sh arguments; its output stays in $out, its time in $secs
+	local t0=$SECONDS
 	out=$(scripts/vm/nested.sh "$@" 2>&1)
+	secs=$((SECONDS - t0))
 	sed 's/^/# /' <<<"$out"
-	echo "# nested.sh $*: $((SECONDS - t0)) s"
-	verdicts+=$(grep '^nested: ' <<<"$out")$'\n'
-	verdicts+="time $* $((SECONDS - t0))"$'\n'
+	echo "# nested.sh $*: $secs s"
 }
-run ping tcp
-[ $packed = 1 ] && run --packed tcp
-
-report() { # case name, its line from nested.sh, the run's time
+report() { # case name, the test's name in nested.sh's last run
+	local line
+	line=$(grep -m1 "^nested: $2: " <<<"$out")
 	n=$((n + 1))
-	case "$2" in
-	*": ok") echo "ok $n nested.$1 # time ${3}s (one nested boot)" ;;
+	case "$line" in
+	*": ok") echo "ok $n nested.$1 # time ${secs}s (one nested boot)" ;;
 	"") echo "not ok $n nested.$1 # no verdict from nested.sh"; rc=1 ;;
-	*) echo "not ok $n nested.$1 # ${2#*: }"; rc=1 ;;
+	*) echo "not ok $n nested.$1 # ${line#*: }"; rc=1 ;;
 	esac
 }
-line() { grep -m1 "^nested: $1: " <<<"$verdicts"; }
-t=$(sed -n 's/^time ping tcp //p' <<<"$verdicts")
-report ping "$(line ping)" "$t"
-report tcp "$(line tcp)" "$t"
+run ping tcp
+report ping ping
+report tcp tcp
 if [ $packed = 1 ]; then
-	# nested.sh --packed reports the packed run's tcp as the second "tcp".
-	report packed_tcp "$(grep '^nested: tcp: ' <<<"$verdicts" | sed -n 2p)" \
-		"$(sed -n 's/^time --packed tcp //p' <<<"$verdicts")"
+	run --packed tcp
+	report packed_tcp tcp
 fi
 exit $rc

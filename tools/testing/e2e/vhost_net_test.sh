@@ -7,11 +7,11 @@
 # vhost_net_test.<set>, with the time it took.
 #
 # Usage: vhost_net_test.sh BINARY
-#   VHOST_NET_TEST_BUFS     --buf-num for each run: default 16384 (about 5 s
+#   VHOST_NET_TEST_BUFS     --buf-num for each run: default 16384 (2.3-2.6 s
 #                           a run under TCG), 4096 on the debug kernel
-#                           (about 8 s: KASAN makes each buffer 7 times
-#                           slower); the program's own default, 1048576,
-#                           would take minutes
+#                           (3.4-3.9 s: KASAN makes each buffer about 6
+#                           times slower); the program's own default,
+#                           1048576, would take minutes
 #   VHOST_NET_TEST_TIMEOUT  seconds before a run counts as hung (default 120)
 #
 # Each run moves BUFS 256-byte frames through the RX queue (written to the

@@ -191,7 +191,7 @@ static inline void ntap_close(struct ntap *t)
 		close(t->obs);
 	if (t->inj >= 0)
 		close(t->inj);
-	if (t->fd > 0)
+	if (t->fd >= 0)
 		close(t->fd);
 	t->fd = t->obs = t->inj = -1;
 }

@@ -843,30 +843,16 @@ struct pdesc {
 static void packed_raw(struct gvq *q, const struct pdesc *d, unsigned int n,
 		       uint16_t id)
 {
-	uint16_t pos = q->pavail, head = q->pavail, hf = 0;
-	bool wrap = q->pavail_wrap;
+	uint16_t head = q->pavail, hf = 0, f;
 	unsigned int i;
 
 	for (i = 0; i < n; i++) {
-		uint16_t f = d[i].flags | (wrap ? 1 << VRING_PACKED_DESC_F_AVAIL :
-					      1 << VRING_PACKED_DESC_F_USED);
-
-		q->pdesc[pos].addr = d[i].addr;
-		q->pdesc[pos].len = d[i].len;
-		q->pdesc[pos].id = id;
-		if (i)
-			store16(&q->pdesc[pos].flags, f);
-		else
+		f = gvq_packed_put(q, d[i].addr, d[i].len, id, d[i].flags,
+				   i == 0);
+		if (i == 0)
 			hf = f;
-		if (++pos == q->num) {
-			pos = 0;
-			wrap = !wrap;
-		}
 	}
-	store16(&q->pdesc[head].flags, hf);
-	q->pavail = pos;
-	q->pavail_wrap = wrap;
-	q->nfree -= n;
+	gvq_packed_publish(q, head, hf);
 }
 
 /*

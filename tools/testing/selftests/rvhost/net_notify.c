@@ -329,4 +329,48 @@ TEST_F(net_notify, tx_notify_on_empty)
 	ASSERT_EQ(0, eventfd_take(n->err[VQ_TX]));
 }
 
+/*
+ * Busy polling (VHOST_SET_VRING_BUSYLOOP_TIMEOUT): after a packet the
+ * handler spins for more work, but the guest hears of the used buffers
+ * first -- C signals them before it spins (vhost_tx_batch() and
+ * vhost_net_rx_peek_head_len() call vhost_net_signal_used()), so the
+ * call comes long before the BUSY_MS spin ends.
+ */
+#define BUSY_MS	2000
+
+static void busy_call_test(struct __test_metadata *_metadata, struct nctx *n,
+			   int vq)
+{
+	struct vhost_vring_state s = { vq, BUSY_MS * 1000 };
+	unsigned char buf[256];
+
+	IOCTL_OK(n->fd, VHOST_SET_VRING_BUSYLOOP_TIMEOUT, &s);
+	if (vq == VQ_TX) {
+		ASSERT_EQ(0, tx_post(n, 0, 0));
+		gvq_kick(&n->q[VQ_TX]);
+	} else {
+		ASSERT_LT(0, rx_fill(n));
+		ASSERT_EQ(0, rx_send(n, gen_small, 0, 0, buf));
+	}
+	ASSERT_TRUE(wait_readable(n->call[vq], BUSY_MS / 2))
+		TH_LOG("no call within %d ms; the spin lasts %d ms",
+		       BUSY_MS / 2, BUSY_MS);
+	ASSERT_EQ(1, gvq_poll_used(&n->q[vq], 1, TIMEOUT_MS, NULL, NULL));
+	ASSERT_EQ(0, eventfd_take(n->err[vq]));
+}
+
+TEST_F(net_notify, tx_busy_poll_calls_first)
+{
+	if (!notify_open(_metadata, &self->n, variant->packed, false, false))
+		return;
+	busy_call_test(_metadata, &self->n, VQ_TX);
+}
+
+TEST_F(net_notify, rx_busy_poll_calls_first)
+{
+	if (!notify_open(_metadata, &self->n, variant->packed, false, false))
+		return;
+	busy_call_test(_metadata, &self->n, VQ_RX);
+}
+
 TEST_HARNESS_MAIN

@@ -526,52 +526,66 @@ static inline void fill_indirect(struct gvq *q, uint64_t ind,
 	}
 }
 
+/*
+ * Writes a packed descriptor at the driver's next position, available on
+ * the current lap, and moves the position on. A head's flags are not
+ * written but returned: written last, with gvq_packed_publish(), they make
+ * the whole chain available.
+ */
+static inline uint16_t gvq_packed_put(struct gvq *q, uint64_t addr,
+				      uint32_t len, uint16_t id,
+				      uint16_t flags, bool head)
+{
+	struct vring_packed_desc *d = &q->pdesc[q->pavail];
+
+	flags |= q->pavail_wrap ? 1 << VRING_PACKED_DESC_F_AVAIL :
+				  1 << VRING_PACKED_DESC_F_USED;
+	d->addr = addr;
+	d->len = len;
+	d->id = id;
+	if (!head)
+		store16(&d->flags, flags);
+	if (++q->pavail == q->num) {
+		q->pavail = 0;
+		q->pavail_wrap = !q->pavail_wrap;
+	}
+	q->nfree--;
+	return flags;
+}
+
+static inline void gvq_packed_publish(struct gvq *q, uint16_t head,
+				      uint16_t head_flags)
+{
+	store16(&q->pdesc[head].flags, head_flags);
+}
+
 static inline int gvq_add_packed(struct gvq *q, const struct gseg *s,
 				 unsigned int nout, unsigned int nin,
 				 uint64_t ind, uint32_t cookie)
 {
 	unsigned int i, n = nout + nin, ndesc = ind ? 1 : n;
-	uint16_t id, pos = q->pavail, head = q->pavail, head_flags = 0;
-	bool wrap = q->pavail_wrap;
+	uint16_t id, head = q->pavail, head_flags = 0, f;
 	uint32_t total = 0;
 
 	for (i = 0; i < n; i++)
 		total += s[i].len;
 	id = q->free_ids[--q->nfree_ids];
-	if (ind)
+	if (ind) {
 		fill_indirect(q, ind, s, nout, nin);
-	for (i = 0; i < ndesc; i++) {
-		struct vring_packed_desc *d = &q->pdesc[pos];
-		uint16_t f;
-
-		if (ind) {
-			d->addr = ind;
-			d->len = 16 * n;
-			f = VRING_DESC_F_INDIRECT;
-		} else {
-			d->addr = s[i].gpa;
-			d->len = s[i].len;
-			f = (i >= nout ? VRING_DESC_F_WRITE : 0) |
-			    (i + 1 < ndesc ? VRING_DESC_F_NEXT : 0);
-		}
-		d->id = id;
-		f |= wrap ? 1 << VRING_PACKED_DESC_F_AVAIL :
-			    1 << VRING_PACKED_DESC_F_USED;
-		if (i == 0)
-			head_flags = f;
-		else
-			store16(&d->flags, f);
-		if (++pos == q->num) {
-			pos = 0;
-			wrap = !wrap;
+		head_flags = gvq_packed_put(q, ind, 16 * n, id,
+					    VRING_DESC_F_INDIRECT, true);
+	} else {
+		for (i = 0; i < n; i++) {
+			f = gvq_packed_put(q, s[i].gpa, s[i].len, id,
+					   (i >= nout ? VRING_DESC_F_WRITE : 0) |
+					   (i + 1 < n ? VRING_DESC_F_NEXT : 0),
+					   i == 0);
+			if (i == 0)
+				head_flags = f;
 		}
 	}
-	/* The head's flags publish the whole chain. */
-	store16(&q->pdesc[head].flags, head_flags);
-	q->pavail = pos;
-	q->pavail_wrap = wrap;
+	gvq_packed_publish(q, head, head_flags);
 	q->added += ndesc;
-	q->nfree -= ndesc;
 	q->st[id] = (struct gbuf_state){ cookie, total, ndesc, true };
 	fifo_push(q, id);
 	return id;
