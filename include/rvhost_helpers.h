@@ -54,6 +54,8 @@ __poll_t rvhost_vfs_poll(struct file *file, poll_table *pt);
 void rvhost_eventfd_signal(struct eventfd_ctx *ctx);
 unsigned long rvhost_clear_user(void __user *to, unsigned long n);
 bool rvhost_access_ok(unsigned long addr, unsigned long size);
+int rvhost_get_user_u16(unsigned long addr, u16 *val);
+int rvhost_put_user_u16(unsigned long addr, u16 val);
 /* Busy polling. */
 unsigned long rvhost_busy_clock(void);
 bool rvhost_can_busy_poll(unsigned long endtime);

@@ -23,7 +23,8 @@ use crate::{
     },
     rvhost::{
         dirty,
-        socket::UserIovec, //
+        socket::UserIovec,
+        user, //
     },
     umem::Table,
 };
@@ -232,8 +233,16 @@ impl<'a> Guest<'a> {
     }
 }
 
-/// Copies from the owner's memory.
+/// Copies from the owner's memory; an aligned `u16` in one load (see
+/// [`GuestMemory`]).
 fn copy_in(uaddr: u64, buf: &mut [u8]) -> Result<(), Fault> {
+    if let Ok(b) = <&mut [u8; 2]>::try_from(&mut *buf) {
+        if uaddr % 2 == 0 {
+            let v = user::get_u16(uaddr as usize).map_err(|_| Fault::Unmapped)?;
+            *b = v.to_ne_bytes();
+            return Ok(());
+        }
+    }
     let ptr = UserPtr::from_addr(uaddr as usize);
     UserSlice::new(ptr, buf.len())
         .reader()
@@ -241,8 +250,15 @@ fn copy_in(uaddr: u64, buf: &mut [u8]) -> Result<(), Fault> {
         .map_err(|_| Fault::Unmapped)
 }
 
-/// Copies to the owner's memory.
+/// Copies to the owner's memory; an aligned `u16` in one store (see
+/// [`GuestMemory`]).
 fn copy_out(uaddr: u64, buf: &[u8]) -> Result<(), Fault> {
+    if let Ok(b) = <[u8; 2]>::try_from(buf) {
+        if uaddr % 2 == 0 {
+            return user::put_u16(uaddr as usize, u16::from_ne_bytes(b))
+                .map_err(|_| Fault::Unmapped);
+        }
+    }
     let ptr = UserPtr::from_addr(uaddr as usize);
     UserSlice::new(ptr, buf.len())
         .writer()

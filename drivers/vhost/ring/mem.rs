@@ -34,7 +34,10 @@ pub enum Space {
 /// `copy_from_user()` / `copy_to_user()`; the host crate with a test memory.
 /// An access may span several translations: the implementation splits it,
 /// the layer never assumes that guest-contiguous memory is host-contiguous.
-/// A partial access is a failed one.
+/// A partial access is a failed one. An aligned two-byte access (an index,
+/// flags, an event offset: the guest changes them while the device reads
+/// them, and reads them while the device writes) must be one load or
+/// store, never torn, as C's `vhost_get_user()`/`vhost_put_user()`.
 pub trait GuestMemory {
     /// Fills `buf` from `addr` of `space`.
     fn read(&self, space: Space, addr: u64, buf: &mut [u8]) -> Result<(), Fault>;
