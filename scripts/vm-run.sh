@@ -5,7 +5,9 @@
 # system shared read-only over 9p, run one command in it as root, and return
 # its exit status. The run fails, whatever the command returned, when the
 # guest's kernel log has an Oops, WARNING, BUG, KASAN, UBSAN or lockdep
-# report, or a panic.
+# report, a soft lockup, an RCU stall, a hung task, or a panic; and fast,
+# with a clear message, when the guest has not reached its init within the
+# boot limit.
 #
 # Usage: scripts/vm-run.sh [options] [--] COMMAND...
 #        scripts/vm-run.sh [options] [--] 'SHELL CODE' 
@@ -14,6 +16,8 @@
 #   --out DIR        keep the console log, command output and dmesg in DIR
 #   --mem MB         guest memory (default 2048, 3072 with --debug)
 #   --timeout S      give up after S seconds (default 900)
+#   --boot-timeout S give up when init has not started after S seconds
+#                    (default 120, 300 with --debug)
 #   --quiet          do not stream the command's output
 #
 # In the guest: the working directory is the repository, /tmp is a tmpfs,
@@ -24,7 +28,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-flavour=default load="" out="" mem="" timeout=900 quiet=0
+flavour=default load="" out="" mem="" timeout=900 boot_timeout="" quiet=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--debug) flavour=debug ;;
@@ -32,6 +36,7 @@ while [ $# -gt 0 ]; do
 	--out) out=$2; shift ;;
 	--mem) mem=$2; shift ;;
 	--timeout) timeout=$2; shift ;;
+	--boot-timeout) boot_timeout=$2; shift ;;
 	--quiet) quiet=1 ;;
 	--) shift; break ;;
 	-*) die "unknown option $1" ;;
@@ -45,6 +50,7 @@ kdir=$(rvhost_kdir "$flavour")
 [ -n "$kdir" ] && [ -f "$kdir/arch/x86/boot/bzImage" ] ||
 	die "no $flavour kernel: run scripts/provision.sh"
 [ -n "$mem" ] || { [ $flavour = debug ] && mem=3072 || mem=2048; }
+[ -n "$boot_timeout" ] || { [ $flavour = debug ] && boot_timeout=300 || boot_timeout=120; }
 out=${out:-$RVHOST_TOP/build/vm/$(date +%Y%m%d-%H%M%S)-$$}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
@@ -67,6 +73,13 @@ append="console=ttyS0 panic=-1 oops=panic loglevel=7 rw"
 append+=" root=rvroot rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=512000,cache=loose"
 append+=" init=$RVHOST_TOP/scripts/vm/init.sh"
 [ $flavour = debug ] && append+=" panic_on_warn=1 kasan.fault=panic"
+# The kernel's own hang detectors (scripts/kernel/rvhost.config), with short
+# limits, and a panic when one fires: the run ends at once, and the report
+# below fails it even if the test program was killed meanwhile.
+append+=" softlockup_panic=1 watchdog_thresh=10 rcupdate.rcu_cpu_stall_timeout=30"
+append+=" sysctl.kernel.panic_on_rcu_stall=1"
+append+=" sysctl.kernel.hung_task_timeout_secs=45 sysctl.kernel.hung_task_check_interval_secs=5"
+append+=" sysctl.kernel.hung_task_panic=1"
 
 qemu=(qemu-system-x86_64 -cpu max -smp 2 -m "$mem" -nographic -no-reboot
 	-nic none -monitor none -serial "file:$out/console.log"
@@ -83,13 +96,34 @@ if [ $quiet = 0 ]; then
 	tail -n +1 -f --pid=$qpid "$out/output.log" 2>/dev/null &
 	tpid=$!
 fi
+# scripts/vm/init.sh prints this line first; a boot that never gets there
+# (a device without an interrupt, a hang in early boot) fails now rather
+# than after the whole timeout.
+booted=0
+for ((i = 0; i < boot_timeout; i++)); do
+	if grep -q 'rvhost-vm: init started' "$out/console.log" 2>/dev/null; then
+		booted=1
+		break
+	fi
+	kill -0 $qpid 2>/dev/null || break
+	sleep 1
+done
+if [ $booted = 0 ] && kill -0 $qpid 2>/dev/null; then
+	kill $qpid 2>/dev/null
+	wait $qpid 2>/dev/null
+	[ $quiet = 0 ] && { kill $tpid 2>/dev/null || true; wait $tpid 2>/dev/null || true; }
+	say "the guest did not reach init within ${boot_timeout}s; last console lines:"
+	tail -n 20 "$out/console.log" >&2
+	say "console log: $out/console.log"
+	exit 102
+fi
 qrc=0
 wait $qpid || qrc=$?
 [ $quiet = 0 ] && { sleep 0.2; kill $tpid 2>/dev/null || true; wait $tpid 2>/dev/null || true; }
 
 # Reports the kernel makes when something went wrong, whichever way the test
 # program exited.
-bad='Oops|WARNING:|BUG:|kernel BUG|Kernel panic|general protection fault|UBSAN:|KASAN:|possible circular locking|inconsistent lock state|INFO: task .* blocked'
+bad='Oops|WARNING:|BUG:|kernel BUG|Kernel panic|general protection fault|UBSAN:|KASAN:|possible circular locking|inconsistent lock state|INFO: task .* blocked|soft lockup|detected stalls|self-detected stall'
 if grep -Eq "$bad" "$out/console.log"; then
 	say "the guest kernel reported a problem:"
 	grep -E -A25 "$bad" "$out/console.log" | head -n 60 >&2

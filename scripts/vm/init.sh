@@ -11,7 +11,12 @@ export HOME=/tmp TERM=dumb LANG=C.UTF-8
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
+# scripts/vm-run.sh waits for this line on the console to know the boot is
+# done.
+echo "rvhost-vm: init started" >/dev/kmsg
 mkdir -p /dev/pts /dev/shm
+# What udev makes on a real system; bash's process substitution needs it.
+ln -sf /proc/self/fd /dev/fd
 mount -t devpts devpts /dev/pts
 mount -t tmpfs tmpfs /dev/shm
 mount -t tmpfs tmpfs /run
