@@ -3,74 +3,75 @@
 #
 # `make check`: provision, build, and run every test rvhost has.
 #
-#   1. host tests: `cargo test` of the pure-Rust parts (tools/host);
+#   0. the verdict machinery's own tests (tools/testing/verdicts);
+#   1. host tests: `cargo test --no-fail-fast` of the pure-Rust parts
+#      (tools/host);
 #   2. the conformance suite and the kernel's tools/virtio/vhost_net_test in
 #      one boot of the debug kernel, first against the C vhost modules
 #      (every test must pass: the tests describe the real ABI), then against
-#      rvhost (failures must be exactly those on the expected-failures
-#      lists);
-#   3. the runner's own test: a module that WARNs must fail a run;
+#      rvhost;
+#   3. the runner's own tests: a WARN, a soft lockup and a hung task in the
+#      guest must fail a run, and a boot that does not reach init must fail
+#      fast;
 #   4. end to end in one boot of the default kernel: a nested guest (QEMU
 #      inside the VM) on /dev/vhost-net pings the VM and moves 16 MiB each
 #      way over TCP, on C and then on rvhost (with the packed ring too).
 #
-# The last line is "N passed, N failed, N skipped" over all of them; expected
-# failures count as skipped.
+# Each part's log is judged by scripts/verdict.py (see
+# Documentation/testing.rst, "How a verdict is reached"); the last two lines
+# are "expected failures: N xfail" and "N passed, N failed, N skipped".
 
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/verdicts.sh"
+. "$(dirname "$0")/../tools/testing/lib/tap.sh"
 cd "$RVHOST_TOP"
 
 t0=$(date +%s)
+# A step that fails under set -e (provisioning, a build) ends the run
+# before the verdicts are added up: the last line still says so.
+trap 'rc=$?; [ -n "${totalled:-}" ] || { echo "make check stopped early (exit $rc)"; echo "0 passed, 1 failed, 0 skipped"; }' EXIT
 scripts/provision.sh
 rvhost_toolchain_env
 kdef=$(rvhost_kdir default)
 kdbg=$(rvhost_kdir debug)
 
-passed=0 failed=0 skipped=0
-count() { # name: "...: P passed, F failed, S skipped[, X xfail]"
-	local line=$1 p f s x
-	p=$(sed -n 's/.* \([0-9]*\) passed.*/\1/p' <<<"$line")
-	f=$(sed -n 's/.* \([0-9]*\) failed.*/\1/p' <<<"$line")
-	s=$(sed -n 's/.* \([0-9]*\) skipped.*/\1/p' <<<"$line")
-	x=$(sed -n 's/.* \([0-9]*\) xfail.*/\1/p' <<<"$line")
-	passed=$((passed + ${p:-0}))
-	failed=$((failed + ${f:-0}))
-	skipped=$((skipped + ${s:-0} + ${x:-0}))
-}
-result() { # name ok|fail
-	echo "$1: $2"
-	if [ "$2" = ok ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
-}
+mkdir -p build
+verdicts_init build/verdicts.txt
+sel=tools/testing/selftests/rvhost
 
 say "building rvhost for both kernels"
 for k in "$kdef" "$kdbg"; do
 	make -s KDIR="$k" modules >/dev/null
-	make -s -C "$k" M="$RVHOST_TOP/tools/testing/runner" \
-		MO="$RVHOST_TOP/build/runner/$(basename "$k")" \
-		$(sed -n 's/^RVHOST_KMAKE_ARGS += //p' "$k/rvhost.mk") modules >/dev/null
 done
+runner=build/runner/$(basename "$kdef")
+make -s -C "$kdef" M="$RVHOST_TOP/tools/testing/runner" MO="$RVHOST_TOP/$runner" \
+	$(sed -n 's/^RVHOST_KMAKE_ARGS += //p' "$kdef/rvhost.mk") modules >/dev/null
 make -s KDIR="$kdef" selftests >/dev/null
 make -s -C tools/testing/vhost_net_test KSRC="$(readlink -f "$kdef/source")" \
 	KHDR="$kdef/rvhost-headers/include" OUTPUT="$RVHOST_TOP/build/vhost_net_test" >/dev/null
 scripts/mkinitramfs.sh build/nested/initramfs.cpio
 
-# 1. Host tests.
-if [ -f tools/host/Cargo.toml ]; then
-	say "host tests (cargo test)"
-	log=build/host-test.log
-	if cargo test --manifest-path tools/host/Cargo.toml --workspace >"$log" 2>&1; then :; fi
-	p=$(sed -n 's/^test result: .* \([0-9]*\) passed; \([0-9]*\) failed; \([0-9]*\) ignored.*/\1 \2 \3/p' "$log" |
-		awk '{p+=$1; f+=$2; s+=$3} END {print p+0, f+0, s+0}')
-	read -r hp hf hs <<<"$p"
-	if [ "$hp" = 0 ] && [ "$hf" = 0 ]; then
-		tail -n 30 "$log"
-		hf=1
-	fi
-	[ "$hf" = 0 ] || grep -E '^test .* FAILED|panicked|^error' "$log" | head -n 20
-	count "host: $hp passed, $hf failed, $hs skipped"
-	echo "host: $hp passed, $hf failed, $hs skipped"
-fi
+# 0. The verdict machinery's own tests, on committed synthetic logs. Their
+# TAP is judged like every other log; a non-zero exit fails on its own too.
+say "verdict machinery: synthetic logs"
+log=build/verdicts-selftest.tap
+vrc=0
+{
+	tap_declare verdicts
+	tap_run verdicts python3 tools/testing/verdicts/test_verdicts.py || vrc=$?
+	tap_complete
+} >"$log" 2>&1
+judge tap verdicts "$log"
+[ "$vrc" = 0 ] || result "verdicts (exit $vrc; see $log)" fail
+
+# 1. Host tests: every binary runs (--no-fail-fast), and cargo's exit status
+# counts.
+say "host tests (cargo test)"
+log=build/host-test.log
+crc=0
+cargo test --no-fail-fast --manifest-path tools/host/Cargo.toml --workspace >"$log" 2>&1 || crc=$?
+judge cargo host "$log" "$crc" --skip tools/host/host.skip
 
 # 2. Conformance and vhost_net_test, C oracle then rvhost, in one boot of the
 # debug kernel.
@@ -82,27 +83,32 @@ scripts/vm-run.sh --debug --quiet --out "$out" --timeout 1800 -- \
 	'tools/testing/selftests/rvhost/run_both.sh build/selftests; rc=$?
 	tools/testing/e2e/run_both.sh --vhost-net-test build/vhost_net_test/vhost_net_test || rc=1
 	exit $rc' || vmrc=$?
-for impl in c rvhost; do
-	xf=()
-	[ $impl = rvhost ] && xf=(--xfail tools/testing/selftests/rvhost/rvhost.xfail)
-	if [ -f "$out/$impl.tap" ]; then
-		summary=$(scripts/tap-summary.py "${xf[@]}" "conformance-$impl" "$out/$impl.tap") || true
-		echo "$summary"
-		count "$(tail -n1 <<<"$summary")"
-	else
-		result "conformance-$impl (no results)" fail
-	fi
-done
-# The suite's verdicts are in the TAP logs; a failed boot or kernel report
-# is a failure of its own.
+# A missing log is judged too: the judge reports it.
+judge tap conformance-c "$out/c.tap" --skip $sel/c.skip --sections $sel/suite.sections
+judge tap conformance-rvhost "$out/rvhost.tap" --xfail $sel/rvhost.xfail \
+	--skip $sel/rvhost.skip --peer "$out/c.tap" --only $sel/rvhost.only \
+	--sections $sel/suite.sections
+judge tap vhost_net_test-c "$out/e2e-c.tap"
+judge tap vhost_net_test-rvhost "$out/e2e-rvhost.tap" --peer "$out/e2e-c.tap"
+# The verdicts are in the logs; a failed boot, module switch or kernel
+# report is a failure of its own.
 [ "$vmrc" = 0 ] || result "conformance VM (exit $vmrc; see $out/console.log)" fail
 
-# 3. The runner's own test.
-say "runner: a WARN in the guest must fail the run (debug kernel)"
-rc=0
-scripts/vm-run.sh --debug --quiet --out build/vm/check-warn -- \
-	insmod "build/runner/$(basename "$kdbg")/rvhost_warn_test.ko" >/dev/null 2>&1 || rc=$?
-if [ "$rc" = 100 ]; then result runner-catches-warn ok; else result "runner-catches-warn (exit $rc)" fail; fi
+# 3. The runner's own tests: each run must fail in its own way.
+runner_test() { # name expected-exit vm-run arguments...
+	local name=$1 want=$2 rc=0
+	shift 2
+	scripts/vm-run.sh --quiet --out "build/vm/check-$name" "$@" >/dev/null 2>&1 || rc=$?
+	if [ "$rc" = "$want" ]; then result "runner-$name" ok; else result "runner-$name (exit $rc, want $want)" fail; fi
+}
+say "runner: a WARN, a soft lockup, a hung task and a stuck boot must fail their runs"
+# On the default kernel, whose boot is the quicker: the console filter is
+# the same for both kernels.
+runner_test catches-warn 100 -- insmod "$runner/rvhost_warn_test.ko"
+# The module hangs for 240 s; the detectors must end the run well before.
+runner_test catches-soft-lockup 100 --timeout 200 -- "insmod $runner/rvhost_hang_test.ko mode=spin; sleep 230"
+runner_test catches-hung-task 100 --timeout 200 -- insmod "$runner/rvhost_hang_test.ko" mode=sleep
+runner_test boot-limit 102 --boot-timeout 1 -- true
 
 # 4. End to end: a nested guest, C oracle then rvhost, in one boot of the
 # default kernel (nested TCG under a KASAN kernel would take far longer).
@@ -112,26 +118,11 @@ rm -rf "$e2e"
 e2erc=0
 scripts/vm-run.sh --quiet --out "$e2e" --timeout 3000 -- \
 	tools/testing/e2e/run_both.sh --nested || e2erc=$?
-# One log per implementation from both boots (vhost_net_test ran in the
-# conformance boot), judged like the conformance suite.
-for impl in c rvhost; do
-	log=build/vm/e2e-$impl.tap
-	: >"$log"
-	for d in "$out" "$e2e"; do
-		if [ -f "$d/e2e-$impl.tap" ]; then
-			cat "$d/e2e-$impl.tap" >>"$log"
-		else
-			result "e2e-$impl (no results in $d)" fail
-		fi
-	done
-	xf=()
-	[ $impl = rvhost ] && xf=(--xfail tools/testing/e2e/rvhost.xfail)
-	summary=$(scripts/tap-summary.py "${xf[@]}" "e2e-$impl" "$log") || true
-	echo "$summary"
-	count "$(tail -n1 <<<"$summary")"
-done
+judge tap nested-c "$e2e/e2e-c.tap"
+judge tap nested-rvhost "$e2e/e2e-rvhost.tap" --xfail tools/testing/e2e/rvhost.xfail \
+	--peer "$e2e/e2e-c.tap" --only tools/testing/e2e/rvhost.only
 [ "$e2erc" = 0 ] || result "end-to-end VM (exit $e2erc; see $e2e/console.log)" fail
 
 say "make check took $(($(date +%s) - t0)) s"
-echo "$passed passed, $failed failed, $skipped skipped"
-[ "$failed" = 0 ]
+totalled=1
+verdicts_total

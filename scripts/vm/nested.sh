@@ -145,6 +145,9 @@ for t in "${tests[@]}"; do
 		fi
 	fi
 	[ -z "$why" ] && why=$packed_why
+	# QEMU must end cleanly too: a crash or a timeout while it tears the
+	# device down (GET_VRING_BASE, close) fails every test of the run.
+	[ -z "$why" ] && [ $rc != 0 ] && why="qemu exit $rc"
 	if [ -z "$why" ]; then
 		echo "nested: $t: ok"
 	else

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # In the test VM: QEMU end to end through whichever /dev/vhost-net is loaded
-# (scripts/vm/nested.sh), as TAP:
+# (scripts/vm/nested.sh), as TAP (one section, tools/testing/lib/tap.sh):
 #   nested.ping         the nested guest pings this VM
 #   nested.tcp          16 MiB of pseudo-random data each way over TCP, the
 #                       sha256 of each direction the same on both ends
@@ -21,21 +21,23 @@ packed=0
 cases=(ping tcp)
 [ $packed = 1 ] && cases+=(packed_tcp)
 
-echo "# rvhost-selftest: nested"
 echo "1..${#cases[@]}"
 n=0 rc=0
-out="" secs=0
+out="" secs=0 nrc=0
 run() { # nested.sh arguments; its output stays in $out, its time in $secs
 	local t0=$SECONDS
-	out=$(scripts/vm/nested.sh "$@" 2>&1)
+	nrc=0
+	out=$(scripts/vm/nested.sh "$@" 2>&1) || nrc=$?
 	secs=$((SECONDS - t0))
 	sed 's/^/# /' <<<"$out"
-	echo "# nested.sh $*: $secs s"
+	echo "# nested.sh $*: $secs s, exit $nrc"
 }
 report() { # case name, the test's name in nested.sh's last run
 	local line
 	line=$(grep -m1 "^nested: $2: " <<<"$out")
 	n=$((n + 1))
+	# An ok line from a nested.sh that failed is no pass.
+	[ $nrc = 0 ] || [ -z "$line" ] || line="nested: $2: FAILED (nested.sh exited $nrc)"
 	case "$line" in
 	*": ok") echo "ok $n nested.$1 # time ${secs}s (one nested boot)" ;;
 	"") echo "not ok $n nested.$1 # no verdict from nested.sh"; rc=1 ;;

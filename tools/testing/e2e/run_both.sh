@@ -12,10 +12,11 @@
 #   --nested                 a nested guest over TCP (nested_test.sh);
 #                            against rvhost also with the packed ring
 # The exit status is 1 only if switching modules failed: the verdicts are in
-# the TAP logs.
+# the TAP logs, framed as tools/testing/lib/tap.sh says.
 
 set -u
 here=$(dirname "$0")
+. "$here/../lib/tap.sh"
 vnt="" nested=0
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -36,17 +37,25 @@ for impl in c rvhost; do
 		rc=1
 		continue
 	fi
-	[ -n "$vnt" ] && "$here/vhost_net_test.sh" "$vnt" >>"$log" 2>&1
-	if [ $nested = 1 ]; then
-		packed=()
-		# The C vhost_net has no packed ring (see nested_test.sh).
-		[ $impl = rvhost ] && packed=(--packed)
-		"$here/nested_test.sh" "${packed[@]}" >>"$log" 2>&1
-	fi
-	scripts/vm/modules.sh unload $impl >>"$log" 2>&1 || {
+	{
+		if [ -n "$vnt" ]; then
+			tap_declare vhost_net_test
+			tap_run vhost_net_test "$here/vhost_net_test.sh" "$vnt"
+		fi
+		if [ $nested = 1 ]; then
+			packed=()
+			# The C vhost_net has no packed ring (see nested_test.sh).
+			[ $impl = rvhost ] && packed=(--packed)
+			tap_declare nested
+			tap_run nested "$here/nested_test.sh" "${packed[@]}"
+		fi
+	} >>"$log" 2>&1
+	if scripts/vm/modules.sh unload $impl >>"$log" 2>&1; then
+		tap_complete >>"$log"
+	else
 		echo "unloading the $impl modules failed" | tee -a "$log"
 		rc=1
-	}
+	fi
 	grep -E '^(not )?ok ' "$log" | sed 's/ # .*//' | sed "s/^/  $impl: /"
 done
 exit $rc

@@ -4,7 +4,8 @@
 # In the test VM: run the kernel's own tools/virtio/vhost_net_test (built by
 # tools/testing/vhost_net_test/Makefile) against whichever /dev/vhost-net is
 # loaded, once per option set, and print TAP: one case per option set, named
-# vhost_net_test.<set>, with the time it took.
+# vhost_net_test.<set>, with the time it took (one section,
+# tools/testing/lib/tap.sh).
 #
 # Usage: vhost_net_test.sh BINARY
 #   VHOST_NET_TEST_BUFS     --buf-num for each run: default 16384 (2.3-2.6 s
@@ -35,7 +36,6 @@ sets=(
 	"no_event_idx_no_indirect_delayed:--no-event-idx --no-indirect --delayed-interrupt"
 )
 
-echo "# rvhost-selftest: vhost_net_test"
 echo "1..${#sets[@]}"
 if [ ! -x "$bin" ]; then
 	echo "# $bin: not built"

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Module-level conformance, in TAP: what the device files and modules do
+# Module-level conformance, in TAP (run as a section, tools/testing/lib/tap.sh): what the device files and modules do
 # beyond the ioctls. Runs in the test VM with IMPL's modules loaded and leaves
 # them loaded.
 #
@@ -15,11 +15,10 @@ else
 fi
 devs=(vhost-net vhost-vsock)
 minors=(238 241)
-n=0
-echo "# rvhost-selftest: module_test.sh"
-echo "1..8"
+n=0 rc=0
+echo "1..14"
 ok() { n=$((n + 1)); echo "ok $n $1"; }
-notok() { n=$((n + 1)); echo "not ok $n $1"; }
+notok() { n=$((n + 1)); rc=1; echo "not ok $n $1"; }
 check() { # name command...
 	local name=$1
 	shift
@@ -45,10 +44,20 @@ autoload_tree() {
 	echo /tmp/modprobe-$impl >/proc/sys/kernel/modprobe
 }
 
+# The C vhost core's parameters and their defaults (drivers/vhost/vhost.c),
+# as constants: the tests expect these values (vhost_util.h), so each module
+# must be loaded with them. C keeps them in vhost.ko, rvhost in each module.
+params=(max_mem_regions=64 max_iotlb_entries=2048 fork_from_owner_default=Y)
+
 for i in 0 1; do
 	dev=/dev/${devs[$i]} mod=${mods[$i]} minor=${minors[$i]}
 	name=${devs[$i]//-/_}
 	check "module.$name.minor" test "$(stat -c '%t:%T' "$dev" 2>/dev/null)" = "a:$(printf %x "$minor")"
+	pmod=$mod
+	[ "$impl" = c ] && pmod=vhost
+	for p in "${params[@]}"; do
+		check "module.$name.param_${p%%=*}" test "$(cat "/sys/module/$pmod/parameters/${p%%=*}" 2>/dev/null)" = "${p#*=}"
+	done
 
 	# An open file holds a module reference: rmmod must be refused.
 	exec 3<>"$dev"
@@ -85,4 +94,4 @@ for i in 0 1; do
 		fi
 	fi
 done
-exit 0
+exit $rc

@@ -3,16 +3,22 @@
 #
 # In the test VM (scripts/vm-run.sh): run the conformance suite against the C
 # vhost modules, then against rvhost, in the same boot. TAP logs go to
-# $RVHOST_OUT/c.tap and $RVHOST_OUT/rvhost.tap.
+# $RVHOST_OUT/c.tap and $RVHOST_OUT/rvhost.tap, framed as
+# tools/testing/lib/tap.sh says; scripts/verdict.py judges them.
 #
 # Usage: run_both.sh BUILD_DIR [TEST...]
 #   BUILD_DIR  where `make selftests` put the binaries
-#   TEST       run only these binaries (see run.sh), and not module_test.sh
+#   TEST       run only these binaries (see run.sh), and not the leak and
+#              module tests
+# Exit status: 1 if loading or unloading the modules failed; the tests'
+# verdicts are in the logs (a failing test is not a failed run: rvhost's
+# expected failures are judged from the log).
 
 set -u
 bindir=${1:?usage: $0 BUILD_DIR [TEST...]}
 shift
 here=$(dirname "$0")
+. "$here/../../lib/tap.sh"
 rc=0
 for impl in c rvhost; do
 	log=$RVHOST_OUT/$impl.tap
@@ -23,13 +29,20 @@ for impl in c rvhost; do
 		rc=1
 		continue
 	fi
-	"$here/run.sh" "$bindir" "$@" >>"$log" 2>&1
-	[ $# -gt 0 ] || "$here/leak_test.sh" "$bindir" >>"$log" 2>&1
-	[ $# -gt 0 ] || "$here/module_test.sh" $impl >>"$log" 2>&1
-	scripts/vm/modules.sh unload $impl >>"$log" 2>&1 || {
+	{
+		"$here/run.sh" "$bindir" "$@"
+		if [ $# = 0 ]; then
+			"$here/leak_test.sh" "$bindir"
+			tap_declare module_test
+			tap_run module_test "$here/module_test.sh" $impl
+		fi
+	} >>"$log" 2>&1
+	if scripts/vm/modules.sh unload $impl >>"$log" 2>&1; then
+		tap_complete >>"$log"
+	else
 		echo "unloading the $impl modules failed" | tee -a "$log"
 		rc=1
-	}
+	fi
 	grep -E '^(not )?ok ' "$log" | awk '{print $1}' | sort | uniq -c
 	echo "== conformance: $impl took $(($(date +%s) - t0)) s"
 done

@@ -1,0 +1,457 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Tests of how `make check` reaches its verdicts, on committed synthetic logs.
+
+Each case feeds the real scripts (scripts/verdict.py, scripts/verdicts.sh,
+the run scripts' TAP framing and leak_test.sh) a log or a situation that
+must, or must not, fail, and checks the outcome: the counts, the exit status
+and the reason given. Prints TAP; exits 1 if a case fails.
+"""
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
+LOGS = os.path.join(HERE, "logs")
+VERDICT = os.path.join(TOP, "scripts", "verdict.py")
+SUMMARY = re.compile(r"^(\S+): (\d+) passed, (\d+) failed, (\d+) skipped, (\d+) xfail$")
+
+
+def log(name):
+    return os.path.join(LOGS, name)
+
+
+def run(args, env=None, shell=False):
+    e = dict(os.environ)
+    e.update(env or {})
+    p = subprocess.run(args, capture_output=True, text=True, env=e, cwd=TOP, shell=shell)
+    return p.returncode, p.stdout + p.stderr
+
+
+def judged(args):
+    """Run verdict.py; return (rc, (P, F, S, X), output)."""
+    rc, out = run([sys.executable, VERDICT] + args)
+    m = SUMMARY.match(out.strip().splitlines()[-1]) if out.strip() else None
+    counts = tuple(int(m.group(i)) for i in range(2, 6)) if m else None
+    return rc, counts, out
+
+
+class Failure(Exception):
+    pass
+
+
+def expect(cond, why, out=""):
+    if not cond:
+        raise Failure(why + ("\n" + out if out else ""))
+
+
+def fails(args, reason, failed=None):
+    """The judge must fail the log, and say why."""
+    rc, counts, out = judged(args)
+    expect(counts is not None, "no summary line", out)
+    expect(rc == 1, f"exit {rc}, want 1", out)
+    expect(counts[1] >= 1, f"failed = {counts[1]}", out)
+    if failed is not None:
+        expect(counts[1] == failed, f"failed = {counts[1]}, want {failed}", out)
+    expect(re.search(reason, out), f"no reason matching {reason!r}", out)
+    return counts
+
+
+def passes(args, want):
+    rc, counts, out = judged(args)
+    expect(rc == 0 and counts == want, f"exit {rc}, counts {counts}, want {want}", out)
+
+
+CASES = []
+
+
+def case(f):
+    CASES.append(f)
+    return f
+
+
+# Positive controls: a judge that fails everything proves nothing.
+@case
+def good_log_passes():
+    passes(["tap", "t", log("good.tap"), "--skip", log("packed.skip")], (3, 0, 1, 0))
+
+
+@case
+def good_log_with_xfail_passes():
+    # alpha.net.two fails here and is an expected failure.
+    with tempfile.TemporaryDirectory() as d:
+        with open(f"{d}/x", "w") as f:
+            f.write("alpha.net.two\n")
+        passes(["tap", "t", log("good-peer.tap"), "--xfail", f"{d}/x"], (3, 0, 0, 1))
+
+
+@case
+def every_case_skipped_fails():
+    fails(["tap", "t", log("all-skipped.tap")], r"SKIP, not on the expected-skip list", failed=3)
+
+
+@case
+def unlisted_skip_fails():
+    fails(["tap", "t", log("good.tap")], r"alpha.net.packed: SKIP, not on the expected-skip list")
+
+
+@case
+def listed_skip_that_runs_fails():
+    fails(["tap", "t", log("good.tap"), "--skip", log("runs.skip")], r"alpha.net.one: ran \(pass\)")
+
+
+@case
+def listed_skip_that_is_absent_fails():
+    fails(["tap", "t", log("good.tap"), "--skip", log("absent.skip")], r"alpha.net.gone: listed .* not run")
+
+
+@case
+def crash_before_plan_fails():
+    fails(["tap", "t", log("crash-before-plan.tap")], r"section alpha: no plan")
+    fails(["tap", "t", log("crash-before-plan.tap")], r"section alpha: killed \(exit status 139\)")
+
+
+@case
+def nonzero_exit_after_ok_lines_fails():
+    fails(["tap", "t", log("crash-after-ok.tap")], r"exit status 1 with no failing result", failed=1)
+
+
+@case
+def fewer_results_than_planned_fails():
+    fails(["tap", "t", log("stopped-early.tap")], r"2 of 3 results")
+
+
+@case
+def results_beyond_the_plan_fail():
+    fails(["tap", "t", log("beyond-plan.tap")], r"2 results for a plan of 1")
+
+
+@case
+def empty_plan_fails():
+    fails(["tap", "t", log("empty-plan.tap")], r"an empty plan")
+
+
+@case
+def nameless_result_fails():
+    fails(["tap", "t", log("nameless.tap")], r"result 2 has no name")
+
+
+@case
+def xfail_xpass_todo_directives_fail():
+    fails(["tap", "t", log("directives.tap")], r"# XFAIL is not a verdict", failed=7)
+    fails(["tap", "t", log("directives.tap")], r"# XPASS is not a verdict")
+    fails(["tap", "t", log("directives.tap")], r"# TODO is not a verdict")
+
+
+@case
+def vm_that_stopped_early_fails():
+    fails(["tap", "t", log("vm-died.tap")], r"the run never completed")
+    fails(["tap", "t", log("vm-died.tap")], r"section beta: declared but never ran")
+    fails(["tap", "t", log("vm-died.tap")], r"section alpha: no exit status")
+
+
+@case
+def declared_section_missing_fails():
+    fails(["tap", "t", log("section-missing.tap")], r"section beta: declared but never ran")
+
+
+@case
+def missing_log_fails():
+    fails(["tap", "t", log("no-such.tap")], r"cannot read")
+
+
+@case
+def result_reported_twice_fails():
+    fails(["tap", "t", log("twice.tap")], r"alpha.net.one: reported twice")
+
+
+@case
+def xfail_list_judged_both_ways():
+    counts = fails(["tap", "t", log("xfail.tap"), "--xfail", log("xfail.list")], r"alpha.vsock.two: XPASS")
+    expect(counts == (1, 1, 0, 1), f"counts {counts}")
+
+
+@case
+def peers_must_run_the_same_tests():
+    # good.tap has alpha.net.packed, section-missing.tap lacks it and beta.x
+    fails(["tap", "t", log("section-missing.tap"), "--peer", log("good.tap")], r"beta.x: ran in .* but not here")
+    fails(["tap", "t", log("good.tap"), "--skip", log("packed.skip"), "--peer", log("section-missing.tap")],
+          r"alpha.net.packed: ran here but not in")
+    fails(["tap", "t", log("good.tap"), "--skip", log("packed.skip"), "--peer", log("good-peer.tap"),
+           "--only", log("packed.only")], r"alpha.net.packed: on .* but ran in .* too")
+
+
+@case
+def cargo_good_passes():
+    passes(["cargo", "host", log("cargo-good.log"), "0"], (2, 0, 0, 0))
+
+
+@case
+def cargo_aborted_binary_fails():
+    fails(["cargo", "host", log("cargo-aborted.log"), "101"], r"ended without a result")
+
+
+@case
+def cargo_nonzero_exit_fails():
+    fails(["cargo", "host", log("cargo-build-error.log"), "101"], r"cargo exited 101 without a failing test")
+    fails(["cargo", "host", log("cargo-good.log"), "1"], r"cargo exited 1")
+
+
+@case
+def cargo_failed_test_counts():
+    counts = fails(["cargo", "host", log("cargo-failed.log"), "101"], r"1 failed")
+    expect(counts[:2] == (1, 1), f"counts {counts}")
+
+
+@case
+def cargo_unlisted_ignored_fails():
+    fails(["cargo", "host", log("cargo-ignored.log"), "0"], r"slow: ignored, not on the expected-skip list")
+
+
+@case
+def program_that_never_started_fails():
+    # It declared no section of its own: the committed list of a whole
+    # run's sections is what shows it is missing.
+    fails(["tap", "t", log("never-started.tap"), "--sections", log("run.sections")],
+          r"section beta: expected in a whole run, never ran")
+    passes(["tap", "t", log("good.tap"), "--skip", log("packed.skip"),
+            "--sections", log("run.sections")], (3, 0, 1, 0))
+
+
+@case
+def section_not_on_the_list_fails():
+    with tempfile.TemporaryDirectory() as d:
+        with open(f"{d}/one", "w") as f:
+            f.write("alpha\n")
+        fails(["tap", "t", log("good.tap"), "--skip", log("packed.skip"), "--sections", f"{d}/one"],
+              r"section beta: not on the list")
+
+
+@case
+def completion_line_only_at_the_end():
+    fails(["tap", "t", log("complete-early.tap")], r"completion line inside section a")
+    fails(["tap", "t", log("after-complete.tap")], r"output after the completion line")
+
+
+@case
+def bail_out_and_nested_results_fail():
+    fails(["tap", "t", log("bail-out.tap")], r"Bail out!")
+    fails(["tap", "t", log("nested-result.tap")], r"a nested result 'not ok 1 a.one.child'")
+
+
+@case
+def skip_spellings_are_skips():
+    # "# Skipped: x" and "# SKIP: x" are skips (TAP matches the directive
+    # by prefix, in any case), so they must be on the list too.
+    fails(["tap", "t", log("skip-spellings.tap")], r"a.two: SKIP, not on the expected-skip list", failed=2)
+
+
+@case
+def todo_xfail_spellings_fail():
+    fails(["tap", "t", log("directive-spellings.tap")], r"a.three: # TODO is not a verdict")
+
+
+@case
+def not_ok_with_skip_fails():
+    with tempfile.TemporaryDirectory() as d:
+        with open(f"{d}/two", "w") as f:
+            f.write("a.two\n")
+        fails(["tap", "t", log("not-ok-skip.tap"), "--skip", f"{d}/two"], r"a.two: 'not ok' with # SKIP")
+
+
+@case
+def description_with_spaces_is_judged():
+    # A TAP description with spaces is a name; the judge must not break on it.
+    passes(["tap", "t", log("description.tap")], (1, 0, 0, 0))
+
+
+@case
+def cargo_ignored_tests_are_all_counted():
+    fails(["cargo", "host", log("cargo-doc-ignored.log"), "0"],
+          r"Ring::push \(line 12\): ignored, not on the expected-skip list")
+    fails(["cargo", "host", log("cargo-ignored-garbled.log"), "0"],
+          r"1 ignored, but 0 ignored tests named")
+    with tempfile.TemporaryDirectory() as d:
+        with open(f"{d}/slow", "w") as f:
+            f.write("tests::slow\n")
+        passes(["cargo", "host", log("cargo-ignore-collide.log"), "0", "--skip", f"{d}/slow"], (1, 0, 2, 0))
+
+
+def sh(script, env=None):
+    """Run bash code with scripts/verdicts.sh sourced."""
+    code = f'set -euo pipefail; . "{TOP}/scripts/verdicts.sh"; ' + script
+    return run(["bash", "-c", code], env=env)
+
+
+@case
+def total_counts_xfail_apart_from_skips():
+    with tempfile.TemporaryDirectory() as d:
+        with open(f"{d}/x", "w") as f:
+            f.write("alpha.net.two\n")
+        rc, out = sh(
+            f'verdicts_init {d}/v; judge tap a {log("good.tap")} --skip {log("packed.skip")}; '
+            f'judge tap b {log("good-peer.tap")} --xfail {d}/x; verdicts_total'
+        )
+        lines = out.strip().splitlines()
+        expect(rc == 0, f"exit {rc}", out)
+        expect(lines[-2:] == ["expected failures: 1 xfail", "6 passed, 0 failed, 1 skipped"], "totals", out)
+
+
+@case
+def missing_list_is_a_failure():
+    # A skip list that is not there (a typo, a file not committed) must not
+    # pass the run as if nothing were expected: judge() records a failure.
+    with tempfile.TemporaryDirectory() as d:
+        rc, out = sh(f'verdicts_init {d}/v; judge tap a {log("good.tap")} --skip {d}/none.skip; '
+                     f'cat {d}/v; verdicts_total')
+        expect("cannot read the list" in out, "no reason", out)
+        expect(out.strip().splitlines()[-1] == "0 passed, 1 failed, 0 skipped", "not a failure", out)
+
+
+@case
+def total_of_nothing_or_of_a_broken_line_fails():
+    # The last line is only as good as the file it adds up: a part whose
+    # line has another shape, or no part at all, is a failure.
+    with tempfile.TemporaryDirectory() as d:
+        for body, why in (("", "no part reported"),
+                          ("a: 1 passed, 0 failed, 0 skipped, 0 xfail\nb: broke\n", "not a part's summary")):
+            with open(f"{d}/v", "w") as f:
+                f.write(body)
+            rc, out = sh(f"verdicts={d}/v; verdicts_total")
+            expect(rc == 1, f"exit {rc}", out)
+            expect(why in out, "no reason", out)
+            expect(re.match(r"\d+ passed, [1-9]\d* failed, \d+ skipped$", out.strip().splitlines()[-1]),
+                   "not a failure", out)
+
+
+@case
+def crashing_judge_is_a_failure():
+    with tempfile.TemporaryDirectory() as d:
+        crash = os.path.join(d, "crash.py")
+        with open(crash, "w") as f:
+            f.write("#!/usr/bin/env python3\nimport sys\nprint('t: 9 passed, 0 failed, 0 skipped, 0 xfail')\n"
+                    "raise SystemExit(3)\n")
+        os.chmod(crash, 0o755)
+        rc, out = sh(f"verdicts_init {d}/v; judge tap t whatever.tap; cat {d}/v",
+                     env={"RVHOST_VERDICT": crash})
+        expect(rc == 0, f"exit {rc}", out)
+        expect("the judge broke: exit 3" in out, "no broken-judge failure", out)
+        with open(crash, "w") as f:
+            f.write("#!/usr/bin/env python3\nraise RuntimeError('boom')\n")
+        rc, out = sh(f"verdicts_init {d}/v; judge tap t whatever.tap; verdicts_total",
+                     env={"RVHOST_VERDICT": crash})
+        expect(rc != 0 and out.strip().splitlines()[-1] == "0 passed, 1 failed, 0 skipped",
+               f"exit {rc}", out)
+
+
+@case
+def judge_whose_status_and_counts_disagree_is_a_failure():
+    with tempfile.TemporaryDirectory() as d:
+        liar = os.path.join(d, "liar.py")
+        with open(liar, "w") as f:
+            f.write("#!/usr/bin/env python3\nprint('t: 3 passed, 2 failed, 0 skipped, 0 xfail')\n")
+        os.chmod(liar, 0o755)
+        rc, out = sh(f"verdicts_init {d}/v; judge tap t x; cat {d}/v", env={"RVHOST_VERDICT": liar})
+        expect("the judge broke: exit 0" in out, "a judge saying 2 failed with exit 0 was believed", out)
+
+
+@case
+def run_sh_frames_a_crash_and_a_missing_binary():
+    with tempfile.TemporaryDirectory() as d:
+        with open(f"{d}/owner", "w") as f:
+            f.write("#!/bin/sh\necho 'TAP version 13'\nkill -SEGV $$\n")
+        os.chmod(f"{d}/owner", 0o755)
+        rc, out = run(["bash", "tools/testing/selftests/rvhost/run.sh", d, "owner", "features"])
+        with open(f"{d}/log.tap", "w") as f:
+            f.write(out + "# rvhost-run-complete\n")
+        expect(rc == 1, f"run.sh exit {rc}", out)
+        fails(["tap", "t", f"{d}/log.tap"], r"section owner: killed")
+        fails(["tap", "t", f"{d}/log.tap"], r"features.built")
+
+
+@case
+def leak_test_fails_when_net_cycles_cannot_run():
+    with tempfile.TemporaryDirectory() as d:
+        with open(f"{d}/net_cycles", "w") as f:
+            f.write("#!/bin/sh\necho '1..1'\necho 'not ok 1 net_cycles.net.cycles'\nexit 1\n")
+        os.chmod(f"{d}/net_cycles", 0o755)
+        with open(f"{d}/slabinfo", "w") as f:
+            f.write("slabinfo - version: 2.1\n# name <active_objs>\nkmalloc-32 10 20 32 1 1\n")
+        rc, out = run(["bash", "tools/testing/selftests/rvhost/leak_test.sh", d],
+                      env={"RVHOST_SLABINFO": f"{d}/slabinfo", "RVHOST_SLABDIR": f"{d}/none"})
+        with open(f"{d}/log.tap", "w") as f:
+            f.write(out + "# rvhost-run-complete\n")
+        expect("not ok 1 net_cycles.slab_no_growth" in out, "slab_no_growth passed without cycles", out)
+        fails(["tap", "t", f"{d}/log.tap"], r"net_cycles.slab_no_growth: FAIL")
+
+
+@case
+def leak_test_fails_when_slabinfo_measures_nothing():
+    # An empty or reformatted slabinfo gives empty snapshots: "no growth"
+    # would be a verdict on nothing. A good one (positive control) passes.
+    with tempfile.TemporaryDirectory() as d:
+        with open(f"{d}/net_cycles", "w") as f:
+            f.write("#!/bin/sh\necho '1..1'\necho 'ok 1 net_cycles.net.cycles'\n")
+        os.chmod(f"{d}/net_cycles", 0o755)
+        good = "".join(f"cache-{i} 10 20 32 1 1\n" for i in range(30)) + "kmalloc-64 5 5 64 1 1\n"
+        for body, want in (("", "not ok 1 net_cycles.slab_no_growth"),
+                           ("slabinfo - version: 2.1\n# name <active_objs>\n" + good,
+                            "ok 1 net_cycles.slab_no_growth")):
+            with open(f"{d}/slabinfo", "w") as f:
+                f.write(body)
+            rc, out = run(["bash", "tools/testing/selftests/rvhost/leak_test.sh", d],
+                          env={"RVHOST_SLABINFO": f"{d}/slabinfo", "RVHOST_SLABDIR": f"{d}/none",
+                               "RVHOST_CYCLES": "4"})
+            expect(re.search(f"^{want}", out, re.M), f"want {want!r}", out)
+
+
+@case
+def nested_run_that_crashed_fails():
+    # nested.sh printed its ok lines, then QEMU died: no pass.
+    with tempfile.TemporaryDirectory() as d:
+        os.makedirs(f"{d}/scripts/vm")
+        with open(f"{d}/scripts/vm/nested.sh", "w") as f:
+            f.write("#!/bin/sh\necho 'nested: ping: ok'\necho 'nested: tcp: ok'\nexit 134\n")
+        os.chmod(f"{d}/scripts/vm/nested.sh", 0o755)
+        p = subprocess.run(["bash", f"{TOP}/tools/testing/e2e/nested_test.sh"], cwd=d,
+                           capture_output=True, text=True)
+        out = p.stdout + p.stderr
+        expect(p.returncode == 1, f"nested_test.sh exit {p.returncode}", out)
+        expect(re.search(r"^not ok 1 nested.ping # .*nested.sh exited 134", out, re.M), "ping passed", out)
+        expect(re.search(r"^not ok 2 nested.tcp", out, re.M), "tcp passed", out)
+
+
+@case
+def every_test_program_is_on_the_section_list():
+    # A program the Makefile builds but no run lists would never run, and
+    # nothing would miss it.
+    sel = os.path.join(TOP, "tools/testing/selftests/rvhost")
+    progs = {f[:-2] for f in os.listdir(sel) if f.endswith(".c")}
+    progs = {"compat32_test" if p == "compat32" else p for p in progs}
+    with open(os.path.join(sel, "suite.sections")) as f:
+        listed = {l.split()[0] for l in f if l.strip() and not l.startswith("#")}
+    missing = progs - listed
+    expect(not missing, f"not on suite.sections: {sorted(missing)}")
+
+
+def main():
+    print("1..%d" % len(CASES))
+    bad = 0
+    for i, c in enumerate(CASES, 1):
+        try:
+            c()
+            print(f"ok {i} verdicts.{c.__name__}")
+        except Exception as e:  # a broken case is a failed case
+            bad += 1
+            for line in str(e).splitlines() or [type(e).__name__]:
+                print(f"# {line}")
+            print(f"not ok {i} verdicts.{c.__name__}")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
