@@ -2,8 +2,8 @@
 
 //! The table against the kernel's own `drivers/vhost/iotlb.c` and interval
 //! tree, compiled for userspace (`oracle/iotlb_oracle.c`). Needs the 7.2
-//! source that `make provision` unpacks (or `RVHOST_KSRC`) and `cc`; says
-//! so and passes without them.
+//! source that `make provision` unpacks (or `RVHOST_KSRC`) and `cc`, and
+//! fails without them: a comparison that did not happen is no pass.
 
 // Tests may panic: the lints for the kernel code do not apply.
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::type_complexity)]
@@ -51,13 +51,12 @@ fn ksrc() -> Option<PathBuf> {
     dirs.pop()
 }
 
-/// Builds the oracle once; `None` if it cannot be built here.
-fn oracle() -> Option<&'static Path> {
-    static BIN: OnceLock<Option<PathBuf>> = OnceLock::new();
-    BIN.get_or_init(|| {
+/// Builds the oracle once; panics if it cannot be built here.
+fn oracle() -> &'static Path {
+    static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let bin = BIN.get_or_init(|| {
         let Some(k) = ksrc() else {
-            eprintln!("oracle: no Linux 7.2 source (make provision or RVHOST_KSRC): skipped");
-            return None;
+            return Err("no Linux 7.2 source (make provision, or set RVHOST_KSRC)".into());
         };
         let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("oracle");
         let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("iotlb_oracle");
@@ -78,14 +77,18 @@ fn oracle() -> Option<&'static Path> {
             .arg(&out)
             .status();
         match st {
-            Ok(s) if s.success() => Some(out),
-            r => {
-                eprintln!("oracle: cannot build ({r:?}): skipped");
-                None
-            }
+            Ok(s) if s.success() => Ok(out),
+            r => Err(format!(
+                "cannot build {} against {}: {r:?}",
+                "oracle/iotlb_oracle.c",
+                k.display()
+            )),
         }
-    })
-    .as_deref()
+    });
+    match bin {
+        Ok(p) => p,
+        Err(e) => panic!("the C oracle is needed and missing: {e}"),
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -176,7 +179,7 @@ fn op() -> impl Strategy<Value = Op> {
 
 #[test]
 fn known_sequence() {
-    let Some(bin) = oracle() else { return };
+    let bin = oracle();
     let ops = [
         Op::Add(0, 100, 5, 3),
         Op::Add(50, 60, 7, 1),
@@ -202,7 +205,7 @@ proptest! {
 
     #[test]
     fn same_as_kernel_iotlb_c(limit in 0u32..7, flags in 0u32..2, ops in prop::collection::vec(op(), 1..60)) {
-        let Some(bin) = oracle() else { return Ok(()) };
+        let bin = oracle();
         prop_assert_eq!(ours(limit, flags, &ops), theirs(bin, limit, flags, &ops));
     }
 }

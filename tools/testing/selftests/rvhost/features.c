@@ -95,12 +95,60 @@ TEST_F(features, set_features_efault)
 	IOCTL_ERR(self->d.fd, VHOST_SET_FEATURES, (void *)KERNEL_ADDR, EFAULT);
 }
 
+/*
+ * Acked while running, features take effect at once: vhost_net_set_features()
+ * and vhost_vsock_set_features() copy them into every virtqueue, running or
+ * not. Seen on the TX queue: when its handler runs out of buffers it asks
+ * for the next kick through the used flags (VRING_USED_F_NO_NOTIFY
+ * written, then cleared), or with VIRTIO_RING_F_EVENT_IDX through the avail
+ * event (used->ring[num], vhost_update_avail_event()) and not the flags.
+ */
+static void tx_one_more(struct __test_metadata *_metadata, struct vdev *d,
+			struct vdev_ring *r, int kick, uint16_t n)
+{
+	vdev_tx_post(d, r, n - 1, n % 8);
+	eventfd_kick(kick);
+	ASSERT_TRUE(vdev_ring_wait_used(r, n, 5000)) TH_LOG("buffer %u not used", n);
+	vdev_flush(d);
+}
+
 TEST_F(features, set_features_while_running)
 {
+	struct vdev_ring r = vdev_ring_of(&self->d, VDEV_TX_VQ);
+	uint16_t *avail_event = (uint16_t *)&r.used->ring[VDEV_NUM];
+	int kick = new_eventfd(), call = new_eventfd(), err = new_eventfd();
+
+	ASSERT_LE(0, kick);
+	ASSERT_LE(0, call);
+	ASSERT_LE(0, err);
 	vdev_ready(_metadata, &self->d);
+	ASSERT_ERRNO(0, vdev_set_files(&self->d, VDEV_TX_VQ, kick, call, err));
 	ASSERT_ERRNO(0, vdev_start(&self->d));
 	ASSERT_ERRNO(0, set_features(self->d.fd, BIT_ULL(VIRTIO_F_VERSION_1)));
 	ASSERT_ERRNO(0, set_features(self->d.fd, 0));
+	vdev_flush(&self->d);
+	/* no event index: the used flags */
+	*avail_event = 0xbeef;
+	r.used->flags = 0x8000;
+	tx_one_more(_metadata, &self->d, &r, kick, 1);
+	ASSERT_EQ(0, r.used->flags) TH_LOG("used flags not written");
+	ASSERT_EQ(0xbeef, *avail_event);
+	/* the event index, acked while running: the avail event */
+	ASSERT_ERRNO(0, set_features(self->d.fd, BIT_ULL(VIRTIO_RING_F_EVENT_IDX)));
+	r.used->flags = 0x8000;
+	tx_one_more(_metadata, &self->d, &r, kick, 2);
+	ASSERT_EQ(2, *avail_event)
+		TH_LOG("avail event not written: the event index acked while running was not used");
+	ASSERT_EQ(0x8000, r.used->flags);
+	/* and not any more */
+	ASSERT_ERRNO(0, set_features(self->d.fd, 0));
+	*avail_event = 0xbeef;
+	tx_one_more(_metadata, &self->d, &r, kick, 3);
+	ASSERT_EQ(0, r.used->flags) TH_LOG("used flags not written");
+	ASSERT_EQ(0xbeef, *avail_event);
+	ASSERT_EQ(0, eventfd_take(err));
+	ASSERT_ERRNO(0, vdev_stop(&self->d));
+	ASSERT_EQ(3, get_base(self->d.fd, VDEV_TX_VQ));
 }
 
 /* The acked features take effect; a rejected set leaves them alone. */

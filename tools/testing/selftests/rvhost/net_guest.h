@@ -122,13 +122,50 @@ static inline int if_set_mtu(const char *name, int mtu)
 }
 
 /*
+ * The observer and injector packet sockets on interface name, which exists
+ * and is up (a tap, or the far end of a macvtap). t->fd is left alone.
+ */
+static inline int ntap_sockets(struct ntap *t, const char *name, const char **what)
+{
+	struct sockaddr_ll sll = { .sll_family = AF_PACKET };
+
+	if (name != t->name)
+		snprintf(t->name, IFNAMSIZ, "%s", name);
+	t->obs = t->inj = -1;
+	t->ifindex = if_index(name);
+	*what = "if_index";
+	if (t->ifindex <= 0)
+		return -ENODEV;
+	*what = "observer socket";
+	t->obs = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK,
+			htons(ETH_P_ALL));
+	if (t->obs < 0)
+		return -errno;
+	if (set_sock_int(t->obs, SOL_PACKET, PACKET_VNET_HDR, 1) ||
+	    set_sock_int(t->obs, SOL_PACKET, PACKET_IGNORE_OUTGOING, 1) ||
+	    set_sock_int(t->obs, SOL_SOCKET, SO_RCVBUFFORCE, 64 << 20))
+		return -errno;
+	sll.sll_protocol = htons(ETH_P_ALL);
+	sll.sll_ifindex = t->ifindex;
+	if (bind(t->obs, (struct sockaddr *)&sll, sizeof(sll)))
+		return -errno;
+	*what = "injector socket";
+	t->inj = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+	if (t->inj < 0)
+		return -errno;
+	if (set_sock_int(t->inj, SOL_PACKET, PACKET_VNET_HDR, 1) ||
+	    set_sock_int(t->inj, SOL_SOCKET, SO_SNDBUFFORCE, 16 << 20))
+		return -errno;
+	return 0;
+}
+
+/*
  * A tap as QEMU sets it up for cfg, up, with its two packet sockets.
  * Returns 0, -ENOENT without /dev/net/tun, or -errno with *what set.
  */
 static inline int ntap_open(struct ntap *t, const struct ncfg *c,
 			    const char **what)
 {
-	struct sockaddr_ll sll = { .sll_family = AF_PACKET };
 	short flags = IFF_TAP | IFF_NO_PI;
 	int hlen = ncfg_hlen(c), r;
 
@@ -161,28 +198,7 @@ static inline int ntap_open(struct ntap *t, const struct ncfg *c,
 	*what = "link up";
 	if (if_up(t->name))
 		return -errno;
-	t->ifindex = if_index(t->name);
-	*what = "observer socket";
-	t->obs = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK,
-			htons(ETH_P_ALL));
-	if (t->obs < 0)
-		return -errno;
-	if (set_sock_int(t->obs, SOL_PACKET, PACKET_VNET_HDR, 1) ||
-	    set_sock_int(t->obs, SOL_PACKET, PACKET_IGNORE_OUTGOING, 1) ||
-	    set_sock_int(t->obs, SOL_SOCKET, SO_RCVBUFFORCE, 64 << 20))
-		return -errno;
-	sll.sll_protocol = htons(ETH_P_ALL);
-	sll.sll_ifindex = t->ifindex;
-	if (bind(t->obs, (struct sockaddr *)&sll, sizeof(sll)))
-		return -errno;
-	*what = "injector socket";
-	t->inj = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
-	if (t->inj < 0)
-		return -errno;
-	if (set_sock_int(t->inj, SOL_PACKET, PACKET_VNET_HDR, 1) ||
-	    set_sock_int(t->inj, SOL_SOCKET, SO_SNDBUFFORCE, 16 << 20))
-		return -errno;
-	return 0;
+	return ntap_sockets(t, t->name, what);
 }
 
 static inline void ntap_close(struct ntap *t)
@@ -509,15 +525,18 @@ static inline void net_setup_vq(struct __test_metadata *_metadata,
 /*
  * Wait for the work the device has queued: C flushes its worker after
  * every device ioctl that is not a virtqueue one (GET_FORK_FROM_OWNER
- * changes nothing); the sleep covers implementations that do not.
+ * changes nothing); the sleep covers implementations that do not. The
+ * ioctl alone is a barrier (vdev_flush_barrier(); net_notify's
+ * flush_is_barrier checks it): what a kick written before it queued has
+ * run when it returns. Work that comes from elsewhere (a frame reaching
+ * the tap from another CPU) may still be on its way: the second flush,
+ * after the sleep, is for that.
  */
 static inline void net_flush(struct nctx *n)
 {
-	uint8_t v;
-
-	ioctl(n->fd, VHOST_GET_FORK_FROM_OWNER, &v);
+	vdev_flush_barrier(n->fd);
 	usleep(20000);
-	ioctl(n->fd, VHOST_GET_FORK_FROM_OWNER, &v);
+	vdev_flush_barrier(n->fd);
 }
 
 /*
@@ -661,6 +680,59 @@ static inline unsigned int seq_hash(unsigned int seq)
 	seq *= 0x846ca68b;
 	seq ^= seq >> 16;
 	return seq;
+}
+
+/* A frame's kind and length, in a table of sizes a test walks. */
+struct fsize {
+	enum fkind k;
+	uint32_t len;
+};
+
+/*
+ * What the host can hand the guest: without a vnet header on the tap
+ * (vhost handles the header) no partial checksum or GSO frame, plain TCP
+ * instead; nothing longer than the tap's MTU allows.
+ */
+static inline void gen_for_rx(struct nctx *n, uint32_t *len, enum fkind *k)
+{
+	if (n->cfg.vhost_hdr && (*k == F_CSUM || *k == F_GSO))
+		*k = F_TCP;
+	if (*len > NET_MTU + ETH_HLEN)
+		*len = NET_MTU + ETH_HLEN;
+}
+
+/* Frame seq of a table of sizes, walked round. */
+static inline void gen_table(const struct fsize *t, size_t count,
+			     struct nctx *n, unsigned int seq, uint32_t *len,
+			     enum fkind *k, bool rx)
+{
+	*len = t[seq % count].len;
+	*k = t[seq % count].k;
+	if (rx)
+		gen_for_rx(n, len, k);
+}
+
+/*
+ * Frame seq of a random mix (salt picks the sequence): half plain, 20 %
+ * TCP, 20 % with checksum offload, 10 % TSO of 2 to 20 KB; the others of
+ * 62 to 1514 bytes, one in big_one_in of them 9014.
+ */
+static inline void gen_mixed(struct nctx *n, unsigned int seq,
+			     unsigned int salt, unsigned int big_one_in,
+			     uint32_t *len, enum fkind *k, bool rx)
+{
+	unsigned int r = seq_hash(seq + salt);
+
+	*k = r % 10 < 5 ? F_PLAIN : r % 10 < 7 ? F_TCP : r % 10 < 9 ? F_CSUM :
+	     F_GSO;
+	r >>= 4;
+	*len = FRAME_MIN_TCP + r % (1514 - FRAME_MIN_TCP + 1);
+	if (*k == F_GSO)
+		*len = 2000 + r % 18000;
+	else if (r % big_one_in == 0)
+		*len = 9014;
+	if (rx)
+		gen_for_rx(n, len, k);
 }
 
 /* Check frame seq as it came out of the tap. */
@@ -1124,6 +1196,63 @@ out:
 	free(buf);
 	free(want);
 	return ret;
+}
+
+/*
+ * A TX or RX engine (tx_run()/rx_run()) in a thread, so that a test can
+ * change the device under traffic. Fill n, is_rx and the spec, then
+ * runner_launch().
+ */
+struct runner {
+	pthread_t th;
+	struct nctx *n;
+	struct txspec tx;
+	struct rxspec rx;
+	bool is_rx, started, finished;
+	int ret;
+	char why[512];
+};
+
+static inline void *runner_fn(void *p)
+{
+	struct runner *r = p;
+
+	if (r->is_rx)
+		r->ret = rx_run(r->n, &r->rx, r->why, sizeof(r->why));
+	else
+		r->ret = tx_run(r->n, &r->tx, r->why, sizeof(r->why));
+	__atomic_store_n(&r->finished, true, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* Returns 0 or pthread_create()'s error. */
+static inline int runner_launch(struct runner *r)
+{
+	int e;
+
+	r->ret = -1;
+	e = pthread_create(&r->th, NULL, runner_fn, r);
+	r->started = !e;
+	return e;
+}
+
+static inline bool runner_busy(struct runner *r)
+{
+	return !__atomic_load_n(&r->finished, __ATOMIC_ACQUIRE);
+}
+
+/* Frames done so far. */
+static inline unsigned int runner_done(struct runner *r)
+{
+	return r->is_rx ? __atomic_load_n(&r->rx.received, __ATOMIC_RELAXED) :
+			  __atomic_load_n(&r->tx.done, __ATOMIC_RELAXED);
+}
+
+/* Ask the engine to stop after the frame it is at. */
+static inline void runner_stop(struct runner *r)
+{
+	__atomic_store_n(&r->tx.stop, true, __ATOMIC_RELAXED);
+	__atomic_store_n(&r->rx.stop, true, __ATOMIC_RELAXED);
 }
 /* ---- small helpers for the protocol tests ---------------------------------- */
 

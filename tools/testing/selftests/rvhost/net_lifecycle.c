@@ -45,29 +45,6 @@ static void gen_live(struct nctx *n, unsigned int seq, uint32_t *len,
 	*len = FRAME_MIN_TCP + (r >> 4) % (1514 - FRAME_MIN_TCP + 1);
 }
 
-struct runner {
-	pthread_t th;
-	struct nctx *n;
-	struct txspec tx;
-	struct rxspec rx;
-	bool is_rx;
-	bool finished;
-	int ret;
-	char why[512];
-};
-
-static void *runner_fn(void *p)
-{
-	struct runner *r = p;
-
-	if (r->is_rx)
-		r->ret = rx_run(r->n, &r->rx, r->why, sizeof(r->why));
-	else
-		r->ret = tx_run(r->n, &r->tx, r->why, sizeof(r->why));
-	__atomic_store_n(&r->finished, true, __ATOMIC_RELEASE);
-	return NULL;
-}
-
 static int send_to_tap0(struct nctx *n, void *arg, unsigned int seq);
 
 static int runner_start(struct runner *r, struct nctx *n, bool is_rx,
@@ -84,26 +61,7 @@ static int runner_start(struct runner *r, struct nctx *n, bool is_rx,
 		.count = count, .window = 32, .gen = gen_live,
 		.timeout_ms = timeout_ms, .send = send_to_tap0, .send_arg = buf,
 	};
-	r->ret = -1;
-	return pthread_create(&r->th, NULL, runner_fn, r);
-}
-
-static bool runner_busy(struct runner *r)
-{
-	return !__atomic_load_n(&r->finished, __ATOMIC_ACQUIRE);
-}
-
-/* Frames done so far. */
-static unsigned int runner_done(struct runner *r)
-{
-	return r->is_rx ? __atomic_load_n(&r->rx.received, __ATOMIC_RELAXED) :
-			  __atomic_load_n(&r->tx.done, __ATOMIC_RELAXED);
-}
-
-static void runner_stop(struct runner *r)
-{
-	__atomic_store_n(&r->tx.stop, true, __ATOMIC_RELAXED);
-	__atomic_store_n(&r->rx.stop, true, __ATOMIC_RELAXED);
+	return runner_launch(r);
 }
 
 /* Frames sent to the guest always go to the first tap. */

@@ -335,15 +335,94 @@ TEST_F(net_notify, tx_notify_on_empty)
  * first -- C signals them before it spins (vhost_tx_batch() and
  * vhost_net_rx_peek_head_len() call vhost_net_signal_used()), so the
  * call comes long before the BUSY_MS spin ends.
+ *
+ * And the spin is real: while it lasts, the TX queue asks for no kick
+ * (notifications are off on both queues: the spinning queue's since its
+ * handler started, the other one's from vhost_net_busy_poll()), and a TX
+ * buffer the guest posts without a kick is seen by the spin and used at
+ * once -- after the TX spin by handle_tx() itself, after the RX spin by
+ * the TX handler it queues (vhost_net_busy_poll_try_queue()). A device
+ * that ignores the timeout asks for that kick, and without it never uses
+ * the buffer (checked by setting the timeout to 0: both assertions fail).
  */
 #define BUSY_MS	2000
+
+static long now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/*
+ * Best effort: the worker (task mode: the thread "vhost-<pid>" of this
+ * process) on the last CPU we may use, the test on the first. The spin
+ * ends as soon as something else wants the worker's CPU (need_resched()),
+ * which the woken test thread would be if it ran there.
+ */
+static void pin_worker_apart(void)
+{
+	char path[300], comm[64], name[32];
+	cpu_set_t all, one;
+	int first = -1, last = -1, c, fd;
+	struct dirent *e;
+	ssize_t len;
+	DIR *dir;
+
+	if (sched_getaffinity(0, sizeof(all), &all))
+		return;
+	for (c = 0; c < CPU_SETSIZE; c++) {
+		if (!CPU_ISSET(c, &all))
+			continue;
+		if (first < 0)
+			first = c;
+		last = c;
+	}
+	if (first == last)
+		return;
+	snprintf(name, sizeof(name), "vhost-%d", getpid());
+	dir = opendir("/proc/self/task");
+	if (!dir)
+		return;
+	while ((e = readdir(dir))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+		fd = open(path, O_RDONLY);
+		if (fd < 0)
+			continue;
+		len = read(fd, comm, sizeof(comm) - 1);
+		close(fd);
+		if (len <= 0)
+			continue;
+		comm[len] = 0;
+		if (comm[len - 1] == '\n')
+			comm[len - 1] = 0;
+		if (strcmp(comm, name))
+			continue;
+		CPU_ZERO(&one);
+		CPU_SET(last, &one);
+		sched_setaffinity(atoi(e->d_name), sizeof(one), &one);
+	}
+	closedir(dir);
+	CPU_ZERO(&one);
+	CPU_SET(first, &one);
+	sched_setaffinity(0, sizeof(one), &one);
+}
 
 static void busy_call_test(struct __test_metadata *_metadata, struct nctx *n,
 			   int vq)
 {
 	struct vhost_vring_state s = { vq, BUSY_MS * 1000 };
+	struct gvq *tq = &n->q[VQ_TX];
+	unsigned int seq = vq == VQ_TX ? 1 : 0;
 	unsigned char buf[256];
+	long t_call, t_post;
+	bool kick;
+	char why[256];
 
+	pin_worker_apart();
 	IOCTL_OK(n->fd, VHOST_SET_VRING_BUSYLOOP_TIMEOUT, &s);
 	if (vq == VQ_TX) {
 		ASSERT_EQ(0, tx_post(n, 0, 0));
@@ -355,8 +434,27 @@ static void busy_call_test(struct __test_metadata *_metadata, struct nctx *n,
 	ASSERT_TRUE(wait_readable(n->call[vq], BUSY_MS / 2))
 		TH_LOG("no call within %d ms; the spin lasts %d ms",
 		       BUSY_MS / 2, BUSY_MS);
+	t_call = now_ms();
 	ASSERT_EQ(1, gvq_poll_used(&n->q[vq], 1, TIMEOUT_MS, NULL, NULL));
+	/*
+	 * The spin: well inside it (C signals, then takes the other queue's
+	 * lock and turns its notifications off), a TX buffer without a kick.
+	 */
+	usleep(50000);
+	ASSERT_EQ(0, tx_post(n, seq, seq));
+	gvq_publish(tq);
+	t_post = now_ms();
+	kick = gvq_kick_needed(tq);
+	ASSERT_FALSE(kick)
+		TH_LOG("the device asks for a TX kick %ld ms into its %d ms spin",
+		       t_post - t_call, BUSY_MS);
+	ASSERT_EQ(1, gvq_poll_used(tq, 1, BUSY_MS / 4, NULL, NULL))
+		TH_LOG("a TX buffer posted %ld ms into the %d ms spin was not used within %d ms without a kick",
+		       t_post - t_call, BUSY_MS, BUSY_MS / 4);
+	ASSERT_EQ(0, tap_expect(n, 0, gen_small, 0, seq + 1, why, sizeof(why)))
+		TH_LOG("%s", why);
 	ASSERT_EQ(0, eventfd_take(n->err[vq]));
+	ASSERT_EQ(0, eventfd_take(n->err[VQ_TX]));
 }
 
 TEST_F(net_notify, tx_busy_poll_calls_first)
@@ -371,6 +469,45 @@ TEST_F(net_notify, rx_busy_poll_calls_first)
 	if (!notify_open(_metadata, &self->n, variant->packed, false, false))
 		return;
 	busy_call_test(_metadata, &self->n, VQ_RX);
+}
+
+/*
+ * net_flush() and the checks that nothing happened rely on the flush
+ * ioctl being a barrier: the handler a kick queued has run when it
+ * returns. Buffers posted and kicked are used, sent and signalled when
+ * the flush returns -- looked at right after it, without waiting.
+ */
+TEST_F(net_notify, flush_is_barrier)
+{
+	struct nctx *n = &self->n;
+	struct gvq *q = &n->q[VQ_TX];
+	unsigned int i, k, burst, sent = 0, got;
+	char why[256];
+
+	if (!notify_open(_metadata, n, variant->packed, false, false))
+		return;
+	calls_on(q);
+	eventfd_take(n->call[VQ_TX]);
+	for (i = 0; i < 32; i++) {
+		burst = 1 + i % 4;
+		for (k = 0; k < burst; k++)
+			ASSERT_EQ(0, tx_post(n, sent + k, k));
+		gvq_publish(q);
+		/* whether or not the device asked for it */
+		eventfd_kick(n->kick[VQ_TX]);
+		ASSERT_ERRNO(0, vdev_flush_barrier(n->fd));
+		got = gvq_poll_used(q, burst, 0, NULL, NULL);
+		ASSERT_EQ(burst, got)
+			TH_LOG("round %u: %u of %u buffers used when the flush returned",
+			       i, got, burst);
+		ASSERT_TRUE(wait_readable(n->call[VQ_TX], 0))
+			TH_LOG("round %u: no call when the flush returned", i);
+		eventfd_take(n->call[VQ_TX]);
+		sent += burst;
+	}
+	ASSERT_EQ(0, tap_expect(n, 0, gen_small, 0, sent, why, sizeof(why)))
+		TH_LOG("%s", why);
+	ASSERT_EQ(0, eventfd_take(n->err[VQ_TX]));
 }
 
 TEST_HARNESS_MAIN

@@ -85,11 +85,6 @@ FIXTURE_TEARDOWN(net_traffic)
 
 /* ---- frame sequences ------------------------------------------------------- */
 
-struct fsize {
-	enum fkind k;
-	uint32_t len;
-};
-
 /* 60 bytes to 64 KiB; around the 2 KiB receive buffer; offloads. */
 static const struct fsize sizes[] = {
 	{ F_PLAIN, 64 }, { F_PLAIN, 60 }, { F_TCP, 65 }, { F_PLAIN, 127 },
@@ -103,74 +98,29 @@ static const struct fsize sizes[] = {
 
 #define NSIZES	ARRAY_SIZE(sizes)
 
-/*
- * Without a vnet header on the tap, the host cannot hand the guest a
- * partial checksum or a GSO frame (no offloads): it gets plain TCP.
- * 65536 bytes cannot be sent out of an interface (MTU 65521).
- */
-static void gen_sizes(struct nctx *n, unsigned int seq, uint32_t *len,
-		      enum fkind *k, bool rx)
-{
-	*len = sizes[seq % NSIZES].len;
-	*k = sizes[seq % NSIZES].k;
-	if (rx && n->cfg.vhost_hdr && (*k == F_CSUM || *k == F_GSO))
-		*k = F_TCP;
-	if (rx && *len > NET_MTU + ETH_HLEN)
-		*len = NET_MTU + ETH_HLEN;
-}
-
 static void gen_tx_sizes(struct nctx *n, unsigned int seq, uint32_t *len,
 			 enum fkind *k)
 {
-	gen_sizes(n, seq, len, k, false);
+	gen_table(sizes, NSIZES, n, seq, len, k, false);
 }
 
 static void gen_rx_sizes(struct nctx *n, unsigned int seq, uint32_t *len,
 			 enum fkind *k)
 {
-	gen_sizes(n, seq, len, k, true);
+	gen_table(sizes, NSIZES, n, seq, len, k, true);
 }
 
 /* Mostly small frames of random sizes and kinds, now and then a big one. */
-static void gen_bulk(struct nctx *n, unsigned int seq, uint32_t *len,
-		     enum fkind *k, bool rx)
-{
-	unsigned int r = seq_hash(seq + 1000);
-
-	switch (r % 10) {
-	case 0 ... 4:
-		*k = F_PLAIN;
-		break;
-	case 5 ... 6:
-		*k = F_TCP;
-		break;
-	case 7 ... 8:
-		*k = F_CSUM;
-		break;
-	default:
-		*k = F_GSO;
-		break;
-	}
-	r >>= 4;
-	*len = FRAME_MIN_TCP + r % (1514 - FRAME_MIN_TCP + 1);
-	if (*k == F_GSO)
-		*len = 2000 + r % 18000;
-	else if (r % 61 == 0)
-		*len = 9014;
-	if (rx && n->cfg.vhost_hdr && (*k == F_CSUM || *k == F_GSO))
-		*k = F_TCP;
-}
-
 static void gen_tx_bulk(struct nctx *n, unsigned int seq, uint32_t *len,
 			enum fkind *k)
 {
-	gen_bulk(n, seq, len, k, false);
+	gen_mixed(n, seq, 1000, 61, len, k, false);
 }
 
 static void gen_rx_bulk(struct nctx *n, unsigned int seq, uint32_t *len,
 			enum fkind *k)
 {
-	gen_bulk(n, seq, len, k, true);
+	gen_mixed(n, seq, 1000, 61, len, k, true);
 }
 
 #define BULK_MAX	(20000 + 32)

@@ -60,9 +60,50 @@ static void *owner_arg(unsigned long req, void *buf)
 	return buf;
 }
 
+/*
+ * SET_OWNER makes the caller's mm the owner and starts the worker
+ * (vhost_dev_set_owner() -> vhost_worker_create()): in task mode, the
+ * default, a thread "vhost-<pid>" of the owner; in kthread mode a kernel
+ * thread. Then the worker runs the handlers: a kick on a started device
+ * gets a TX buffer used and signalled.
+ */
 TEST_F(owner, set_owner)
 {
+	struct vdev_ring r = vdev_ring_of(&self->d, VDEV_TX_VQ);
+	int kick = new_eventfd(), call = new_eventfd(), err = new_eventfd();
+	int before = count_threads(NULL);
+	char name[32];
+
+	ASSERT_LE(0, kick);
+	ASSERT_LE(0, call);
+	ASSERT_LE(0, err);
+	snprintf(name, sizeof(name), "vhost-%d", getpid());
+	ASSERT_EQ(0, count_threads(name));
+	ASSERT_ERRNO(EPERM, set_num(self->d.fd, 0, 4));
 	IOCTL_OK(self->d.fd, VHOST_SET_OWNER, NULL);
+	/* the worker */
+	if (fork_owner_default(variant->kind) == VHOST_FORK_OWNER_TASK) {
+		ASSERT_EQ(1, count_threads(name));
+		ASSERT_EQ(before + 1, count_threads(NULL));
+	} else {
+		ASSERT_EQ(before, count_threads(NULL));
+	}
+	/* the owner's ioctls work now */
+	vdev_setup_rings(_metadata, &self->d);
+	ASSERT_ERRNO(0, vdev_set_files(&self->d, VDEV_TX_VQ, kick, call, err));
+	ASSERT_ERRNO(0, vdev_start(&self->d));
+	vdev_flush(&self->d);
+	ASSERT_EQ(0, eventfd_take(call));
+	/* and the worker runs the handler a kick queues */
+	vdev_tx_post(&self->d, &r, 0, 0);
+	eventfd_kick(kick);
+	ASSERT_TRUE(wait_readable(call, 5000)) TH_LOG("no call after the kick");
+	ASSERT_TRUE(vdev_ring_wait_used(&r, 1, 1000));
+	ASSERT_EQ(0, r.used->ring[0].id);
+	ASSERT_EQ(0, r.used->ring[0].len);
+	ASSERT_EQ(0, eventfd_take(err));
+	ASSERT_ERRNO(0, vdev_stop(&self->d));
+	ASSERT_EQ(1, get_base(self->d.fd, VDEV_TX_VQ));
 }
 
 TEST_F(owner, set_owner_twice_ebusy)

@@ -378,18 +378,25 @@ static inline int vsock_set_cid(int fd, uint64_t cid)
 	return ioctl_errno(fd, VHOST_VSOCK_SET_GUEST_CID, &cid);
 }
 
-/* SET_OWNER, the memory table, and rings of VDEV_NUM entries on every vq. */
-static inline void vdev_ready(struct __test_metadata *_metadata,
-			      struct vdev *d)
+/* The memory table and rings of VDEV_NUM entries on every vq (an owner's). */
+static inline void vdev_setup_rings(struct __test_metadata *_metadata,
+				    struct vdev *d)
 {
 	int vq;
 
-	IOCTL_OK(d->fd, VHOST_SET_OWNER, NULL);
 	ASSERT_ERRNO(0, vdev_set_mem(d));
 	for (vq = 0; vq < VDEV_NVQS; vq++) {
 		ASSERT_ERRNO(0, set_num(d->fd, vq, VDEV_NUM));
 		ASSERT_ERRNO(0, vdev_set_addr(d, vq));
 	}
+}
+
+/* SET_OWNER, the memory table, and rings of VDEV_NUM entries on every vq. */
+static inline void vdev_ready(struct __test_metadata *_metadata,
+			      struct vdev *d)
+{
+	IOCTL_OK(d->fd, VHOST_SET_OWNER, NULL);
+	vdev_setup_rings(_metadata, d);
 }
 
 /* A raw packet socket: the simplest backend vhost-net accepts. */
@@ -476,6 +483,20 @@ static inline void vdev_flush(struct vdev *d)
 	usleep(20000);
 }
 
+/*
+ * The flush alone, without the sleep: returns when the worker has run
+ * everything queued before the call (vhost_dev_flush()). A kick queues
+ * the handler before write() on the kick eventfd returns, so what that
+ * handler does is visible when this returns (vring.flush_is_barrier and
+ * net_notify.flush_is_barrier check it). Returns 0 or the errno.
+ */
+static inline int vdev_flush_barrier(int fd)
+{
+	uint8_t v;
+
+	return ioctl_errno(fd, VHOST_GET_FORK_FROM_OWNER, &v);
+}
+
 static inline int new_eventfd(void)
 {
 	return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -550,42 +571,26 @@ static inline bool read_small_file(const char *path, char *buf, size_t len)
 }
 
 /*
- * Read a module parameter of whichever module provides the device: rvhost's
- * modules (rvhost_net / rvhost_vsock) when loaded, the C vhost core
- * otherwise. Returns false if there is no such parameter.
+ * The C driver's defaults (drivers/vhost/vhost.c in 7.2): what a test
+ * expects, whichever module is loaded. They are constants of the oracle and
+ * never read from the module under test; module_test.sh checks that both
+ * implementations' parameters hold them.
  */
-static inline bool vhost_param(enum vdev_kind kind, const char *name,
-			       char *buf, size_t len)
-{
-	const char *mod = kind == VDEV_NET ? "rvhost_net" : "rvhost_vsock";
-	char path[256];
-	struct stat st;
-
-	snprintf(path, sizeof(path), "/sys/module/%s", mod);
-	if (stat(path, &st))
-		mod = "vhost";
-	snprintf(path, sizeof(path), "/sys/module/%s/parameters/%s", mod, name);
-	return read_small_file(path, buf, len);
-}
+#define VHOST_C_MAX_MEM_REGIONS		64
+#define VHOST_C_MAX_IOTLB_ENTRIES	2048
+#define VHOST_C_FORK_OWNER_DEFAULT	VHOST_FORK_OWNER_TASK
+/* SET/GET_VRING_ENDIAN without CONFIG_VHOST_CROSS_ENDIAN_LEGACY. */
+#define VHOST_C_VRING_ENDIAN_ERRNO	ENOTTY
 
 static inline unsigned int max_mem_regions(enum vdev_kind kind)
 {
-	char buf[32];
-
-	if (!vhost_param(kind, "max_mem_regions", buf, sizeof(buf)))
-		return 64;
-	return strtoul(buf, NULL, 0);
+	return VHOST_C_MAX_MEM_REGIONS;
 }
 
-/* The fork_owner every device starts with (module parameter, default Y). */
+/* The fork_owner every device starts with. */
 static inline uint8_t fork_owner_default(enum vdev_kind kind)
 {
-	char buf[8];
-
-	if (!vhost_param(kind, "fork_from_owner_default", buf, sizeof(buf)))
-		return VHOST_FORK_OWNER_TASK;
-	return buf[0] == 'N' || buf[0] == 'n' || buf[0] == '0' ?
-		VHOST_FORK_OWNER_KTHREAD : VHOST_FORK_OWNER_TASK;
+	return VHOST_C_FORK_OWNER_DEFAULT;
 }
 
 /*
@@ -856,5 +861,140 @@ static inline unsigned int test_cid(int n)
 	FIXTURE(name) { struct vdev d; };				\
 	FIXTURE_SETUP(name) { vdev_open(_metadata, &self->d, KIND); }	\
 	FIXTURE_TEARDOWN(name) { vdev_close(&self->d); }
+
+/* ---- one buffer through the data path, for both devices ------------------ */
+
+/*
+ * The split rings of one virtqueue, wherever they are in d->mem (the
+ * default layout: vdev_ring_of(); or another place, for SET_VRING_ADDR).
+ * Used by tests that need to see the data path react to the state an
+ * ioctl set: a TX buffer that a started device uses with length 0.
+ */
+struct vdev_ring {
+	struct vring_desc *desc;
+	struct vring_avail *avail;
+	struct vring_used *used;
+	unsigned int num;
+};
+
+/* The TX virtqueue of both devices, whose handler runs on a kick. */
+#define VDEV_TX_VQ		1
+/* d->mem offset (= guest address) of the TX buffers of vdev_tx_fill() */
+#define VDEV_TX_BUF_OFF		0x38000UL
+#define VDEV_TX_SLOT		0x100UL
+
+/* Rings with the default layout at offset off of d->mem. */
+static inline struct vdev_ring vdev_ring_at(struct vdev *d, unsigned long off)
+{
+	struct vdev_ring r = {
+		.desc = (struct vring_desc *)(d->mem + off),
+		.avail = (struct vring_avail *)(d->mem + off + VDEV_AVAIL_OFF),
+		.used = (struct vring_used *)(d->mem + off + VDEV_USED_OFF),
+		.num = VDEV_NUM,
+	};
+
+	return r;
+}
+
+/* Virtqueue vq's rings as vdev_set_addr() sets them. */
+static inline struct vdev_ring vdev_ring_of(struct vdev *d, int vq)
+{
+	return vdev_ring_at(d, vq * VDEV_VQ_STRIDE);
+}
+
+/* VHOST_SET_VRING_ADDR of vq to r. */
+static inline int vdev_ring_set_addr(struct vdev *d, int vq,
+				     const struct vdev_ring *r)
+{
+	return set_addr(d->fd, vq, 0, uptr(r->desc), uptr(r->avail),
+			uptr(r->used), 0);
+}
+
+/*
+ * Make a one-descriptor buffer available at descriptor head: the avail
+ * entry, then the index (release: the entry is visible first).
+ */
+static inline void vdev_ring_add(struct vdev_ring *r, uint16_t head,
+				 uint64_t gpa, uint32_t len, uint16_t flags)
+{
+	uint16_t idx = r->avail->idx;
+
+	r->desc[head] = (struct vring_desc){ gpa, len, flags, 0 };
+	r->avail->ring[idx % r->num] = head;
+	__atomic_store_n(&r->avail->idx, (uint16_t)(idx + 1), __ATOMIC_RELEASE);
+}
+
+static inline uint16_t vdev_ring_used_idx(const struct vdev_ring *r)
+{
+	return __atomic_load_n(&r->used->idx, __ATOMIC_ACQUIRE);
+}
+
+/* Wait up to timeout_ms for the used index to be n. */
+static inline bool vdev_ring_wait_used(const struct vdev_ring *r, uint16_t n,
+				       int timeout_ms)
+{
+	while (vdev_ring_used_idx(r) != n && timeout_ms > 0) {
+		usleep(2000);
+		timeout_ms -= 2;
+	}
+	return vdev_ring_used_idx(r) == n;
+}
+
+/*
+ * Write a TX buffer in slot `slot` that a started device takes and uses
+ * with length 0, and return its guest address (its length in *len):
+ * vhost-net sends it on the backend (vdev_start()'s packet socket is not
+ * bound, so the send fails with ENXIO and the buffer is dropped, as any
+ * frame a socket refuses); vhost-vsock drops a packet that does not come
+ * from the guest's CID.
+ */
+static inline uint64_t vdev_tx_fill(struct vdev *d, unsigned int slot,
+				    uint32_t *len)
+{
+	uint64_t gpa = VDEV_TX_BUF_OFF + slot * VDEV_TX_SLOT;
+	unsigned char *p = d->mem + gpa;
+
+	memset(p, 0, VDEV_TX_SLOT);
+	if (d->kind == VDEV_VSOCK) {
+		struct virtio_vsock_hdr h = {
+			.src_cid = 99999, .dst_cid = VMADDR_CID_HOST,
+			.src_port = 1, .dst_port = 2,
+			.type = VIRTIO_VSOCK_TYPE_STREAM,
+			.op = VIRTIO_VSOCK_OP_RST,
+		};
+
+		memcpy(p, &h, sizeof(h));
+		*len = sizeof(h);
+	} else {
+		memset(p, 0x5a, 64);
+		*len = 64;
+	}
+	return gpa;
+}
+
+/* Post a TX buffer (slot `slot`) at descriptor head on r; no kick. */
+static inline void vdev_tx_post(struct vdev *d, struct vdev_ring *r,
+				uint16_t head, unsigned int slot)
+{
+	uint32_t len;
+	uint64_t gpa = vdev_tx_fill(d, slot, &len);
+
+	vdev_ring_add(r, head, gpa, len, 0);
+}
+
+/* Bind the kick, call and error eventfds of vq (-1: leave it). */
+static inline int vdev_set_files(struct vdev *d, int vq, int kick, int call,
+				 int err)
+{
+	int r = 0;
+
+	if (!r && kick >= 0)
+		r = set_vring_file(d->fd, VHOST_SET_VRING_KICK, vq, kick);
+	if (!r && call >= 0)
+		r = set_vring_file(d->fd, VHOST_SET_VRING_CALL, vq, call);
+	if (!r && err >= 0)
+		r = set_vring_file(d->fd, VHOST_SET_VRING_ERR, vq, err);
+	return r;
+}
 
 #endif /* RVHOST_VHOST_UTIL_H */
