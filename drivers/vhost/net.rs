@@ -22,9 +22,11 @@ use crate::{
     },
     mem::RingSizes,
     ring::{
+        Chain,
         Error as RingError,
         Fault,
-        Head, //
+        Head,
+        Weight, //
     },
     rvhost::{
         bindings as b,
@@ -502,10 +504,14 @@ impl Net {
                 return;
             };
             let batching = sock.can_batch();
-            let mut total = 0usize;
+            let mut weight = Weight::new(PKT_WEIGHT, WEIGHT);
             let mut pkts = 0usize;
             let mut polled = false;
             loop {
+                if !weight.next() {
+                    run.requeue = true;
+                    break;
+                }
                 let chain = match ring.next_chain(mem) {
                     Ok(Some(c)) => c,
                     Ok(None) => {
@@ -542,29 +548,22 @@ impl Net {
                 polled = false;
                 let head = chain.head();
                 let mark = chain.start();
-                let writable = !chain.writable().is_empty();
                 data.buf.iov.clear();
                 // As `vhost_get_vq_desc()`, every buffer is translated
                 // first: one that is not stays in the ring.
-                let mut fault = None;
-                for d in chain.descs() {
-                    let access = if d.is_write() { ACCESS_WO } else { ACCESS_RO };
-                    if let Err(f) = mem.translate(d.addr, d.len, access, &mut data.buf.iov, MAXIOV)
-                    {
-                        fault = Some(bad_addr(d.addr, f));
-                        break;
-                    }
-                }
+                let (fault, _, writable) = Self::translate_chain(&chain, mem, &mut data.buf.iov);
                 drop(chain);
                 if let Some(e) = fault {
                     let _ = ring.rewind(mark);
                     run.fail(e);
                     break;
                 }
-                // A chain with device-writable buffers, or with nothing
-                // past the header, is consumed without a used entry, and
-                // the queue stops until the next kick (`get_tx_bufs()`).
-                let len = if writable {
+                // A chain with device-writable bytes, or with nothing past
+                // the header, is consumed without a used entry, and the
+                // queue stops until the next kick (`get_tx_bufs()`). C
+                // counts pieces, not descriptors: an empty writable
+                // descriptor is none.
+                let len = if writable > 0 {
                     0
                 } else {
                     iov_advance(&mut data.buf.iov, data.vhost_hlen)
@@ -573,7 +572,7 @@ impl Net {
                     run.err = Some(RingError::NotReady);
                     break;
                 }
-                total += len;
+                weight.add_bytes(len);
                 // Copied into the batch, or else sent on its own: a packet
                 // that does not fit a page, or that the batch refuses (C
                 // would spin on a packet shorter than the tap's header; the
@@ -590,7 +589,8 @@ impl Net {
                         None => false,
                     };
                 if !batched {
-                    let more = !batching && total < WEIGHT && !ring.is_empty(mem).unwrap_or(true);
+                    let more =
+                        !batching && !weight.bytes_spent() && !ring.is_empty(mem).unwrap_or(true);
                     match sock.sendmsg(&data.buf.iov, len, more) {
                         Err(e) if e == EAGAIN || e == ENOMEM || e == errno::enobufs() => {
                             // The socket is full: retry when it has room.
@@ -611,14 +611,34 @@ impl Net {
                     Self::tx_flush(&mut data.txb, sock, run);
                     Self::publish(ring, mem, run);
                 }
-                if pkts >= PKT_WEIGHT || total >= WEIGHT {
-                    run.requeue = true;
-                    break;
-                }
             }
             // The packets go out before their buffers are published.
             Self::tx_flush(&mut data.txb, sock, run);
         });
+    }
+
+    /// `translate_desc()` for every buffer of `chain`, appended to `iov`:
+    /// the first fault, and how many pieces the readable and the writable
+    /// buffers made (C's `out` and `in`: an empty buffer makes none).
+    fn translate_chain(
+        chain: &Chain<'_>,
+        mem: &Guest<'_>,
+        iov: &mut KVec<UserIovec>,
+    ) -> (Option<RingError>, usize, usize) {
+        let (mut readable, mut writable) = (0, 0);
+        for d in chain.descs() {
+            let (access, count) = if d.is_write() {
+                (ACCESS_WO, &mut writable)
+            } else {
+                (ACCESS_RO, &mut readable)
+            };
+            let before = iov.len();
+            if let Err(f) = mem.translate(d.addr, d.len, access, iov, MAXIOV) {
+                return (Some(bad_addr(d.addr, f)), readable, writable);
+            }
+            *count += iov.len() - before;
+        }
+        (None, readable, writable)
     }
 
     /// `get_rx_bufs()`: chains for `want` bytes, at most `quota` of them,
@@ -649,24 +669,23 @@ impl Net {
                 Err(e) => break Err(e),
             };
             let head = chain.head();
-            let mut len = 0u64;
-            let mut fault = None;
             // As `vhost_get_vq_desc()`, every buffer is translated first.
             let (seg, log) = (buf.iov.len(), buf.log.len());
+            let (mut fault, readable, writable) = Self::translate_chain(&chain, mem, &mut buf.iov);
+            let mut len = 0u64;
             for d in chain.descs() {
-                let access = if d.is_write() { ACCESS_WO } else { ACCESS_RO };
-                if let Err(f) = mem.translate(d.addr, d.len, access, &mut buf.iov, MAXIOV) {
-                    fault = Some(bad_addr(d.addr, f));
-                    break;
-                }
-                if mem.logs_data() && buf.log.push((d.addr, d.len), GFP_KERNEL).is_err() {
+                if fault.is_none()
+                    && mem.logs_data()
+                    && buf.log.push((d.addr, d.len), GFP_KERNEL).is_err()
+                {
                     fault = Some(RingError::NotReady);
-                    break;
                 }
                 len += u64::from(d.len);
             }
-            // RX chains carry device-writable buffers only.
-            let format_ok = chain.readable().is_empty() && !chain.writable().is_empty();
+            // RX chains carry device-writable pieces only, at least one
+            // (`get_rx_bufs()` counts pieces: an empty buffer is none, and
+            // a chain of nothing but empty buffers cannot take a byte).
+            let format_ok = readable == 0 && writable > 0;
             drop(chain);
             if let Some(e) = fault {
                 break Err(e);
@@ -704,9 +723,12 @@ impl Net {
             };
             let mergeable = data.mergeable;
             let set_num_buffers = data.set_num_buffers;
-            let mut total = 0usize;
-            let mut pkts = 0usize;
+            let mut weight = Weight::new(PKT_WEIGHT, WEIGHT);
             loop {
+                if !weight.next() {
+                    run.requeue = true;
+                    break;
+                }
                 let mut intr = false;
                 let mut sock_len = data.rxq.peek_len(sock);
                 if sock_len == 0 && data.busyloop != 0 {
@@ -825,17 +847,12 @@ impl Net {
                 }
                 // In order, a packet is one used entry.
                 ring.end_used_group();
-                total += vhost_len;
-                pkts += 1;
+                weight.add_bytes(vhost_len);
                 if run.err.is_some() {
                     break;
                 }
                 if ring.used_pending() > BATCH {
                     Self::publish(ring, mem, run);
-                }
-                if pkts >= PKT_WEIGHT || total >= WEIGHT {
-                    run.requeue = true;
-                    break;
                 }
             }
         });

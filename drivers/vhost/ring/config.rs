@@ -16,9 +16,12 @@ use super::{
 };
 
 impl<S: DerefMut<Target = [Desc]>> Vring<S> {
-    /// Drops all ring-dependent state and stales every [`Mark`].
+    /// Drops all ring-dependent state, what the guest made available
+    /// included, and stales every [`Mark`].
     pub(crate) fn invalidate(&mut self) {
         self.drop_batch();
+        self.avail_idx = self.consumed.idx;
+        self.seen = None;
         self.gen = self.gen.wrapping_add(1);
     }
 

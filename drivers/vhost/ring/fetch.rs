@@ -43,10 +43,8 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
     fn behind(&self, at: Cursor) -> bool {
         let num = u32::from(self.num);
         if self.packed() {
-            // Positions on a lap of 2 * num, counting from the initial lap.
-            let lin = |c: Cursor| u32::from(c.idx) + if c.wrap { 0 } else { num };
-            let d = (lin(self.consumed) + 2 * num - lin(at)) % (2 * num).max(1);
-            d <= num
+            let (c, a) = (self.consumed.lap_pos(self.num), at.lap_pos(self.num));
+            (c + 2 * num - a) % (2 * num).max(1) <= num
         } else {
             u32::from(self.consumed.idx.wrapping_sub(at.idx)) <= num
         }

@@ -33,6 +33,7 @@ mod packed;
 mod split;
 mod used;
 mod vring;
+mod weight;
 mod window;
 
 // The host crate uses all of these; each kernel module a part.
@@ -53,4 +54,5 @@ pub use self::{
         Mark,
         Vring, //
     },
+    weight::Weight,
 };

@@ -38,7 +38,10 @@ use super::{
         GuestMemory, //
     },
     used::UsedElem,
-    vring::Vring,
+    vring::{
+        Cursor,
+        Vring, //
+    },
 };
 
 /// Offset of `flags` in a packed descriptor.
@@ -89,6 +92,11 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
                     self.fetch.idx = p;
                     self.fetch.head = p;
                     self.fetch.wrap = w;
+                    if let Some(seen) = self.seen {
+                        if self.packed_ahead(self.fetch) >= self.packed_ahead(seen) {
+                            self.seen = None;
+                        }
+                    }
                 }
                 Err(Stop::Full) => break,
                 Err(Stop::Bad(e)) => return Err(e),
@@ -300,13 +308,21 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
         Ok(need_event(event, new, old))
     }
 
+    /// Ring slots from the consumed position to `c`, counting laps.
+    pub(crate) fn packed_ahead(&self, c: Cursor) -> u32 {
+        let num = u32::from(self.num);
+        (c.lap_pos(self.num) + 2 * num - self.consumed.lap_pos(self.num)) % (2 * num).max(1)
+    }
+
     pub(crate) fn packed_enable_notify<M: GuestMemory + ?Sized>(
         &mut self,
         mem: &M,
     ) -> Result<bool, Error> {
+        // Chains put back are not new: ask for a kick, and look, past them.
+        let at = self.seen.unwrap_or(self.fetch);
         let (off_wrap, flags) = if self.has(VIRTIO_RING_F_EVENT_IDX) {
-            let wrap = u16::from(self.fetch.wrap) << VRING_PACKED_EVENT_F_WRAP_CTR;
-            (self.fetch.idx | wrap, VRING_PACKED_EVENT_FLAG_DESC)
+            let wrap = u16::from(at.wrap) << VRING_PACKED_EVENT_F_WRAP_CTR;
+            (at.idx | wrap, VRING_PACKED_EVENT_FLAG_DESC)
         } else {
             (0, VRING_PACKED_EVENT_FLAG_ENABLE)
         };
@@ -319,7 +335,7 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
         if self.pos < self.end {
             return Ok(true);
         }
-        self.packed_avail_at(mem, self.fetch.idx, self.fetch.wrap)
+        self.packed_avail_at(mem, at.idx, at.wrap)
     }
 
     pub(crate) fn packed_disable_notify<M: GuestMemory + ?Sized>(

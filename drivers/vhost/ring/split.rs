@@ -290,8 +290,9 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
         if self.pos < self.end {
             return Ok(true);
         }
-        self.read_avail_idx(mem)?;
-        Ok(self.avail_idx != self.consumed.idx)
+        // New chains only: ones put back since the last read are not
+        // (`vhost_get_avail_idx()` compares with the cached index).
+        self.read_avail_idx(mem)
     }
 
     pub(crate) fn split_disable_notify<M: GuestMemory + ?Sized>(

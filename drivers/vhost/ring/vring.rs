@@ -43,6 +43,12 @@ impl Cursor {
         head: 0,
         wrap: true,
     };
+
+    /// Packed: the position on a span of two laps of a ring of `num`
+    /// (wrap counter set: the first), to count slots across a wrap.
+    pub(crate) fn lap_pos(self, num: u16) -> u32 {
+        u32::from(self.idx) + if self.wrap { 0 } else { u32::from(num) }
+    }
 }
 
 /// A position of the queue, to put chains back with [`Vring::rewind`].
@@ -82,6 +88,10 @@ pub struct Vring<S> {
     pub(crate) consumed: Cursor,
     /// Split: last avail index read from the guest.
     pub(crate) avail_idx: u16,
+    /// Packed: how far the fetch got before a [`Vring::rewind`], until a
+    /// refill gets there again: chains up to it are known to be available,
+    /// and only a chain past it is new (`avail_idx` for split rings).
+    pub(crate) seen: Option<Cursor>,
     /// Batch: chains in `store[pos..end]` are fetched but not handed out.
     pub(crate) pos: usize,
     pub(crate) end: usize,
@@ -127,6 +137,7 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
             fetch: Cursor::INIT,
             consumed: Cursor::INIT,
             avail_idx: 0,
+            seen: None,
             pos: 0,
             end: 0,
             pending: None,
@@ -190,11 +201,17 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
     }
 
     /// Forgets everything read from the ring that was not handed out: the
-    /// batch, the cached avail index, in-flight windows. The next refill
-    /// starts again from what was consumed.
+    /// batch and in-flight windows. The next refill starts again from what
+    /// was consumed. What the guest made available stays known (split: the
+    /// avail index read; packed: [`Vring::seen`]), as C's
+    /// `vhost_discard_vq_desc()` leaves `avail_idx` alone: chains put back
+    /// are not new chains, and must not make [`Vring::enable_notify`] say
+    /// the guest added some.
     pub(crate) fn drop_batch(&mut self) {
+        if self.packed() && self.seen.is_none() && self.fetch != self.consumed {
+            self.seen = Some(self.fetch);
+        }
         self.fetch = self.consumed;
-        self.avail_idx = self.consumed.idx;
         self.pos = 0;
         self.end = 0;
         self.pending = None;

@@ -5,7 +5,8 @@
 
 use rvhost_ring::{
     Error,
-    VIRTIO_F_IN_ORDER, //
+    VIRTIO_F_IN_ORDER,
+    VIRTIO_RING_F_EVENT_IDX, //
 };
 use rvhost_sim::{
     driver::{
@@ -187,4 +188,47 @@ fn stop_flushes_used() {
         dev.next_chain(&mem).map(|c| c.is_some()),
         Err(Error::NotReady)
     );
+}
+
+/// Chains put back are not new chains (C's `vhost_discard_vq_desc()` leaves
+/// `avail_idx` alone): a mergeable RX packet bigger than the buffers posted
+/// puts them back and asks for a kick, and `enable_notify()` must not say
+/// the guest added some, or the handler loops on the same buffers for
+/// ever. One more chain from the guest is new, after a refill too.
+#[test]
+fn chains_put_back_are_not_new() {
+    for packed in [false, true] {
+        for feats in [0, features(&[VIRTIO_RING_F_EVENT_IDX])] {
+            let mem = TestMem::new(8 << 20, true);
+            let mut drv = fresh(&mem, packed, feats);
+            let mut dev = configure(&mem, drv.as_ref(), 64, 4).unwrap();
+            for k in 0..3 {
+                drv.add(&mem, &seg(0x40_0000 + k * 0x100), false).unwrap();
+            }
+            dev.disable_notify(&mem).unwrap();
+            for round in 0..3 {
+                // Not enough: take all three, put them back, ask for a kick.
+                let mark = dev.mark();
+                let mut n = 0;
+                while dev.next_chain(&mem).unwrap().is_some() {
+                    n += 1;
+                }
+                assert_eq!(n, 3 + round, "packed {packed} feats {feats:#x}");
+                dev.rewind(mark).unwrap();
+                assert!(!dev.enable_notify(&mem).unwrap(), "packed {packed} round {round}");
+                assert!(!dev.is_empty(&mem).unwrap());
+                // The guest posts one more, and kicks if asked to.
+                drv.add(&mem, &seg(0x50_0000 + round * 0x100), false).unwrap();
+                assert!(drv.kick_needed(&mem), "packed {packed} feats {feats:#x}");
+                dev.disable_notify(&mem).unwrap();
+            }
+            // The chains put back are handed out again, all of them.
+            let mut n = 0;
+            while dev.next_chain(&mem).unwrap().is_some() {
+                n += 1;
+            }
+            assert_eq!(n, 6);
+            assert!(!dev.enable_notify(&mem).unwrap());
+        }
+    }
 }

@@ -34,6 +34,11 @@ static const struct ncfg hostile_cfg = {
 	.num = 256,
 };
 
+/* The same without MRG_RXBUF: one buffer per frame. */
+static const struct ncfg hostile_nomrg_cfg = {
+	.vhost_hdr = true, .v1 = true, .indirect = true, .num = 256,
+};
+
 static const struct ncfg hostile_packed_cfg = {
 	.vhost_hdr = true, .v1 = true, .mrg = true, .indirect = true,
 	.packed = true, .num = 256,
@@ -156,6 +161,19 @@ static void kick_raw(struct nctx *n, int vq)
 static uint16_t used_idx_of(struct gvq *q)
 {
 	return load16(&q->used->idx);
+}
+
+/* Waits up to TIMEOUT_MS for the used index to reach idx. */
+static bool wait_used_idx(struct gvq *q, uint16_t idx)
+{
+	int ms;
+
+	for (ms = 0; ms < TIMEOUT_MS; ms++) {
+		if (used_idx_of(q) == idx)
+			return true;
+		usleep(1000);
+	}
+	return used_idx_of(q) == idx;
 }
 
 /*
@@ -612,6 +630,26 @@ TEST_F(net_hostile, tx_writable_descriptor)
 	tx_case(_metadata, &self->n, b_write_after_read, SKIPS);
 }
 
+static void b_empty_writable(struct nctx *n)
+{
+	struct gvq *q = &n->q[VQ_TX];
+	uint32_t len = bad_frame(n);
+
+	wdesc(q, BAD_DESC, tx_slot(n, 2), len, VRING_DESC_F_NEXT, BAD_DESC + 1);
+	wdesc(q, BAD_DESC + 1, tx_slot(n, 4), 0, VRING_DESC_F_WRITE, 0);
+	raw_avail(q, BAD_DESC);
+}
+
+/*
+ * A writable descriptor of 0 bytes at the end of a TX chain: C counts the
+ * pieces the buffers make, not descriptors (get_tx_bufs(): in == 0), so
+ * this is a TX buffer like any other and its frame is sent.
+ */
+TEST_F(net_hostile, tx_empty_writable_descriptor)
+{
+	tx_case(_metadata, &self->n, b_empty_writable, ACCEPTED);
+}
+
 static void b_read_after_write(struct nctx *n)
 {
 	struct gvq *q = &n->q[VQ_TX];
@@ -722,6 +760,19 @@ static void rx_case(struct __test_metadata *_metadata, struct nctx *n,
 	net_flush(n);
 	ASSERT_EQ(0, eventfd_take(err));
 	ASSERT_EQ(0, rx_send(n, gen_small, 0, 0, buf));
+	if (what == ACCEPTED) {
+		/* B takes the frame; the good buffer stays posted */
+		ASSERT_TRUE(wait_used_idx(q, 1)) TH_LOG("the frame did not come");
+		net_flush(n);
+		ASSERT_EQ(1, used_idx_of(q));
+		ASSERT_EQ(BAD_DESC, q->used->ring[0].id);
+		ASSERT_EQ(n->hlen + 60, q->used->ring[0].len);
+		ASSERT_EQ(0, eventfd_take(err));
+		ASSERT_ERRNO(0, net_set_backend(n->fd, VQ_RX, -1));
+		ASSERT_EQ(1, get_base(n->fd, VQ_RX));
+		recovers(_metadata, n, &hostile_cfg);
+		return;
+	}
 	ASSERT_TRUE(wait_readable(err, TIMEOUT_MS)) TH_LOG("no error signalled");
 	net_flush(n);
 	ASSERT_LE(1, eventfd_take(err));
@@ -756,6 +807,53 @@ static void r_readonly(struct nctx *n)
 TEST_F(net_hostile, rx_readonly_descriptor)
 {
 	rx_case(_metadata, &self->n, r_readonly, SKIPS);
+}
+
+static void r_empty(struct nctx *n)
+{
+	struct gvq *q = &n->q[VQ_RX];
+
+	wdesc(q, BAD_DESC, rx_slot(n, 1), 0, VRING_DESC_F_WRITE, 0);
+	raw_avail(q, BAD_DESC);
+}
+
+/*
+ * An RX buffer of 0 bytes: nothing can be received into it. C counts the
+ * pieces a chain's buffers make ("unexpected descriptor format for RX",
+ * in == 0 in get_rx_bufs()): the chain is taken and dropped, the error
+ * eventfd signalled, the frame waits for the next buffer. Counting
+ * descriptors instead finds a buffer; without MRG_RXBUF the frame never
+ * fits it, and a handler that tries again without counting the try
+ * against its weight never returns (rx_case()'s flush would block).
+ */
+TEST_F(net_hostile, rx_empty_descriptor)
+{
+	rx_case(_metadata, &self->n, r_empty, SKIPS);
+}
+
+TEST_F(net_hostile, rx_empty_descriptor_nomrg)
+{
+	nctx_free(&self->n);
+	ASSERT_TRUE(hostile_open(_metadata, &self->n, &hostile_nomrg_cfg));
+	rx_case(_metadata, &self->n, r_empty, SKIPS);
+}
+
+static void r_readable_empty(struct nctx *n)
+{
+	struct gvq *q = &n->q[VQ_RX];
+
+	wdesc(q, BAD_DESC, rx_slot(n, 1), 0, VRING_DESC_F_NEXT, BAD_DESC + 1);
+	wdesc(q, BAD_DESC + 1, rx_slot(n, 1), n->rx_slot_size, VRING_DESC_F_WRITE, 0);
+	raw_avail(q, BAD_DESC);
+}
+
+/*
+ * A readable descriptor of 0 bytes before the writable one: no readable
+ * piece (out == 0), so C takes the chain as an RX buffer.
+ */
+TEST_F(net_hostile, rx_readable_empty_descriptor)
+{
+	rx_case(_metadata, &self->n, r_readable_empty, ACCEPTED);
 }
 
 static void r_len_huge(struct nctx *n)
@@ -1129,6 +1227,19 @@ static void p_rx_len_huge(struct nctx *n)
 	struct pdesc d = { rx_slot(n, 1), 0xffffffff, VRING_DESC_F_WRITE };
 
 	packed_raw(&n->q[VQ_RX], &d, 1, 100);
+}
+
+static void p_rx_empty(struct nctx *n)
+{
+	struct pdesc d = { rx_slot(n, 1), 0, VRING_DESC_F_WRITE };
+
+	packed_raw(&n->q[VQ_RX], &d, 1, 100);
+}
+
+/* As the split ring's rx_empty_descriptor. */
+TEST_F(net_hostile_packed, rx_empty_descriptor)
+{
+	packed_rx_case(_metadata, &self->n, p_rx_empty, SKIPS);
 }
 
 TEST_F(net_hostile_packed, rx_len_huge)
