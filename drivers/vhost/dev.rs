@@ -107,9 +107,10 @@ pub(crate) struct Dev<D> {
 pub(crate) struct Tlb {
     /// Present while `VIRTIO_F_ACCESS_PLATFORM` is acked (`dev->iotlb`).
     pub(crate) iotlb: Option<Iotlb>,
-    /// Messages for `read()` (`dev->read_list`).
-    read: KVVec<[u8; mem::MSG_SIZE]>,
-    /// Misses read by userspace and not answered yet (`dev->pending_list`).
+    /// Messages for `read()` (`dev->read_list`), with the miss each is.
+    read: KVVec<([u8; mem::MSG_SIZE], Pending)>,
+    /// Misses read by userspace and not answered yet (`dev->pending_list`):
+    /// only these are resumed by an update.
     pending: KVVec<Pending>,
     /// `VHOST_BACKEND_F_IOTLB_MSG_V2` acked: misses are `vhost_msg_v2`.
     v2: bool,
@@ -271,9 +272,6 @@ impl<D: QueueData> Dev<D> {
             return Err(EFAULT);
         }
         let iotlb = has(b::VIRTIO_F_ACCESS_PLATFORM);
-        // Ring addresses change meaning when an IOTLB comes or goes:
-        // `vhost_vq_invalidate_access()` forgets them.
-        let switch = iotlb != self.tlb.lock().iotlb.is_some();
         if iotlb {
             // `vhost_init_device_iotlb()`: a new, empty IOTLB each time.
             let limit = params::max_iotlb_entries();
@@ -287,13 +285,7 @@ impl<D: QueueData> Dev<D> {
         inner.features = features;
         for q in self.vqs.iter() {
             let mut vq = q.vq.lock();
-            vq.features = features;
-            vq.iotlb = iotlb;
-            if switch {
-                vq.desc = 0;
-                vq.avail = 0;
-                vq.used = 0;
-            }
+            vq.set_features(features, iotlb);
             per_queue(&mut vq);
         }
         Ok(())
@@ -343,8 +335,14 @@ impl<D: QueueData> Dev<D> {
     pub(crate) fn report_miss(&self, vq: usize, iova: u64, perm: u8) {
         let mut tlb = self.tlb.lock();
         let m = mem::encode_miss(tlb.v2, iova, perm);
-        if tlb.read.push(m, GFP_KERNEL).is_err()
-            || tlb.pending.push(Pending { iova, vq }, GFP_KERNEL).is_err()
+        // Room on the pending list for every miss userspace may read, so
+        // that read() need not allocate after taking the message.
+        let room = tlb.read.len() + 1;
+        if tlb.pending.reserve(room, GFP_KERNEL).is_err()
+            || tlb
+                .read
+                .push((m, Pending { iova, vq }), GFP_KERNEL)
+                .is_err()
         {
             return;
         }
@@ -383,7 +381,7 @@ impl<D: QueueData> Dev<D> {
             return Ok(0);
         }
         let mut tlb = self.tlb.lock();
-        let msg = loop {
+        let (msg, miss) = loop {
             if !tlb.read.is_empty() {
                 break tlb.read.remove(0)?;
             }
@@ -398,7 +396,19 @@ impl<D: QueueData> Dev<D> {
             }
         };
         drop(tlb);
-        Ok(iov.copy_to_iter(&msg))
+        let n = iov.copy_to_iter(&msg);
+        // A miss read whole waits for its update; one that could not be
+        // copied is dropped (`vhost_chr_read_iter()`).
+        if n == msg.len() {
+            let mut tlb = self.tlb.lock();
+            // Unless the IOTLB went away meanwhile, taking its misses. The
+            // room was reserved with the message: the push cannot fail,
+            // and if it did, the queue would go on at its next kick.
+            if tlb.iotlb.is_some() && tlb.pending.push_within_capacity(miss).is_err() {
+                pr_debug!("rvhost: no room for a pending IOTLB miss\n");
+            }
+        }
+        Ok(n)
     }
 
     /// `write()`: an IOTLB message (`vhost_chr_write_iter()`). Net and vsock

@@ -3,10 +3,11 @@
 //! One virtqueue: what `struct vhost_virtqueue` holds, and the vring ioctls
 //! (drivers/vhost/vhost.c: `vhost_vring_ioctl()`).
 //!
-//! Userspace configures a queue field by field; the ring layer's [`Vring`]
-//! is only loaded with that configuration when a backend starts the queue
-//! ([`Vq::start`]), so ioctl answers never depend on what the ring layer
-//! would accept, only on what C accepts.
+//! Userspace configures a queue field by field, checked as C checks it, so
+//! ioctl answers never depend on what the ring layer would accept. The
+//! ring layer's [`Vring`] is loaded with that configuration when a backend
+//! starts the queue ([`Vq::start_ring`]); a running queue takes new ring
+//! addresses and features at once, as C's does.
 
 use crate::{
     features::WORDS,
@@ -195,12 +196,41 @@ impl<D: QueueData> Vq<D> {
             log_guest_addr: a.log_guest_addr,
         };
         mem::check_vring_addr(&self.state(), &addr, &user::access_ok).map_err(kernel_error)?;
+        // A running queue uses the new rings at once, as C's handlers read
+        // the addresses from the virtqueue at each use; a stopped one gets
+        // them when it starts ([`Vq::start_ring`]).
+        if self.ring.is_ready() {
+            let (desc, avail, used) = (a.desc_user_addr, a.avail_user_addr, a.used_user_addr);
+            self.ring.set_addr(desc, avail, used).map_err(|_| EINVAL)?;
+        }
         self.log_used = a.flags & (1 << VRING_F_LOG) != 0;
         self.desc = a.desc_user_addr;
         self.avail = a.avail_user_addr;
         self.used = a.used_user_addr;
         self.log_addr = a.log_guest_addr;
         Ok(())
+    }
+
+    /// `VHOST_SET_FEATURES` on this queue (and the IOTLB coming or going,
+    /// which makes the ring addresses meaningless): a running queue takes
+    /// them at once, as C's does.
+    pub(crate) fn set_features(&mut self, features: [u64; WORDS], iotlb: bool) {
+        let switch = iotlb != self.iotlb;
+        self.features = features;
+        self.iotlb = iotlb;
+        if self.ring.is_ready() {
+            self.ring.update_features(features[0]);
+        }
+        if switch {
+            // Ring addresses change meaning when an IOTLB comes or goes:
+            // `vhost_vq_invalidate_access()` forgets them.
+            self.desc = 0;
+            self.avail = 0;
+            self.used = 0;
+            self.log_used = false;
+            self.log_addr = u64::MAX;
+            self.ring.forget_addr();
+        }
     }
 
     /// `VHOST_SET_VRING_BASE`.

@@ -7,7 +7,10 @@ use core::ops::DerefMut;
 use super::{
     desc::Desc,
     error::Error,
-    layout::MAX_RING_SIZE,
+    layout::{
+        MAX_RING_SIZE,
+        VIRTIO_F_RING_PACKED, //
+    },
     mem::GuestMemory,
     vring::{
         Cursor,
@@ -60,12 +63,35 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
         Ok(())
     }
 
+    /// `vhost_vq_invalidate_access()`: the ring areas are forgotten until
+    /// new ones are set; a queue without them does not run.
+    pub fn forget_addr(&mut self) {
+        self.desc = 0;
+        self.avail = 0;
+        self.used = 0;
+        self.invalidate();
+    }
+
     /// `VHOST_SET_FEATURES`: the negotiated virtio features. The ring must
     /// be started again afterwards.
     pub fn set_features(&mut self, features: u64) {
         self.features = features;
         // The ring format may have changed: start again.
         self.ready = false;
+        self.invalidate();
+    }
+
+    /// New features for a running queue, which C's handlers read at each
+    /// use (`vhost_net_set_features()` changes them in place): what was
+    /// fetched is fetched again under them, positions stay. A change of
+    /// ring format cannot apply to a ring in use: the queue then waits for
+    /// its next start.
+    pub fn update_features(&mut self, features: u64) {
+        let format = (features ^ self.features) & (1u64 << VIRTIO_F_RING_PACKED) != 0;
+        self.features = features;
+        if format {
+            self.ready = false;
+        }
         self.invalidate();
     }
 
