@@ -112,6 +112,12 @@ impl<'s> Builder<'s> {
         if len != 0 && addr.checked_add(u64::from(len) - 1).is_none() {
             return Err(Stop::Bad(Error::AddrOverflow { addr, len }));
         }
+        // C counts pieces, not descriptors (`vhost_get_vq_desc()`'s
+        // in_num): an empty writable buffer before any other is no "in",
+        // and a readable one may follow it. Stored as readable, it keeps
+        // a chain's readable-first order and changes nothing else: it
+        // makes no piece either way.
+        let write = write && (len != 0 || self.seen_write);
         if write {
             self.seen_write = true;
         } else if self.seen_write {

@@ -84,6 +84,11 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
         for _ in 0..self.batch_eff() {
             let (pos, wrap) = (self.fetch.idx, self.fetch.wrap);
             let Some(head) = self.packed_head(mem, pos, wrap)? else {
+                // The guest took back what it had made available (a
+                // hostile one can): nothing is known past this point any
+                // more, or enable_notify() would keep finding "new" chains
+                // behind a ring that no longer changes.
+                self.seen = None;
                 break;
             };
             match self.walk_packed(mem, pos, wrap, head) {

@@ -232,3 +232,73 @@ fn chains_put_back_are_not_new() {
         }
     }
 }
+
+/// Packed: a hostile guest takes back a chain it had made available (slot
+/// 1) and makes the slot past what the device had seen (slot 2) available.
+/// Refills now stop at slot 1: the device must forget what it had seen,
+/// or enable_notify() finds "new" chains behind a ring that no longer
+/// changes, and the RX handler never sleeps.
+#[test]
+fn packed_withdrawn_chain_lets_the_device_sleep() {
+    const F_WRITE: u16 = 2;
+    const F_AVAIL: u16 = 1 << 7;
+    let w = |addr| {
+        vec![Seg {
+            addr,
+            len: 16,
+            write: true,
+        }]
+    };
+    for feats in [0, features(&[VIRTIO_RING_F_EVENT_IDX])] {
+        let mem = TestMem::new(8 << 20, true);
+        let (mut drv, _) = PackedDriver::new(&mem, 0x1000, 16, feats);
+        let mut dev = configure(&mem, &drv, 64, 4).unwrap();
+        drv.add(&mem, &w(0x40_0000), false).unwrap();
+        drv.add(&mem, &w(0x40_0100), false).unwrap();
+        // What handle_rx does with a frame bigger than the buffers: take
+        // them, put them back, ask for a kick; "new chains" means again.
+        let rounds = |dev: &mut Dev| {
+            dev.disable_notify(&mem).unwrap();
+            for round in 0..16 {
+                let mark = dev.mark();
+                while dev.next_chain(&mem).unwrap().is_some() {}
+                dev.rewind(mark).unwrap();
+                if !dev.enable_notify(&mem).unwrap() {
+                    return round;
+                }
+                dev.disable_notify(&mem).unwrap();
+            }
+            16
+        };
+        assert_eq!(rounds(&mut dev), 0);
+        drv.put_desc(&mem, 1, 0x40_0100, 16, 1, 0);
+        drv.put_desc(&mem, 2, 0x40_0200, 16, 2, F_AVAIL | F_WRITE);
+        assert!(rounds(&mut dev) <= 1, "feats {feats:#x}");
+    }
+}
+
+/// C rejects "out after in" by pieces (`vhost_get_vq_desc()`'s in_num;
+/// a buffer of 0 bytes makes none): [R 64, W 0, R 16] is a TX chain of
+/// 80 bytes, and [W 0, R 0, W 16] an RX chain of 16.
+#[test]
+fn empty_writable_buffer_before_readable_ones() {
+    const NEXT: u16 = 1;
+    const WRITE: u16 = 2;
+    for (descs, readable) in [
+        ([(64, NEXT), (0, NEXT | WRITE), (16, 0)], 3),
+        ([(0, NEXT | WRITE), (0, NEXT), (16, WRITE)], 2),
+    ] {
+        let mem = TestMem::new(8 << 20, true);
+        let (mut drv, _) = SplitDriver::new(&mem, 0x1000, 16, 0);
+        let mut dev = configure(&mem, &drv, 64, 4).unwrap();
+        for (i, (len, flags)) in descs.iter().enumerate() {
+            let i = i as u16;
+            drv.put_desc(&mem, i, 0x40_0000 + 0x1000 * u64::from(i), *len, *flags, i + 1);
+        }
+        drv.push_head(&mem, 0);
+        let c = dev.next_chain(&mem).unwrap().unwrap();
+        assert_eq!(c.descs().len(), 3);
+        assert_eq!(c.readable().len(), readable);
+        assert_eq!(c.writable_len(), if readable == 3 { 0 } else { 16 });
+    }
+}
