@@ -666,7 +666,7 @@ static inline int thread_ioctl(int fd, unsigned long req, void *arg)
 }
 
 /* Number of threads of this process, and of those named name. */
-static inline int count_threads(const char *name)
+static inline int count_threads_once(const char *name)
 {
 	char path[300], comm[64];
 	struct dirent *e;
@@ -700,6 +700,26 @@ static inline int count_threads(const char *name)
 			n++;
 	}
 	closedir(dir);
+	return n;
+}
+
+/*
+ * Threads of this process named name (all with NULL). A thread that exits
+ * while /proc/self/task is read shifts the entries after it, and one of
+ * them can be missed (a joined pthread is still in the list for a moment):
+ * the count is the one two reads in a row agree on.
+ */
+static inline int count_threads(const char *name)
+{
+	int n = count_threads_once(name), m, tries;
+
+	for (tries = 0; tries < 20; tries++) {
+		m = count_threads_once(name);
+		if (m == n)
+			return n;
+		n = m;
+		usleep(10000);
+	}
 	return n;
 }
 
