@@ -176,6 +176,21 @@ impl<'a> Guest<'a> {
         })
     }
 
+    /// A log bit that cannot be set does not fail the write it logs: C
+    /// looks at no result of `log_used()` or `vhost_log_write()`, and the
+    /// guest's ring must not break because the VMM's bitmap did.
+    fn log_ignoring_faults(&self, r: Result<(), Fault>) {
+        if r.is_err() {
+            pr_debug!("rvhost: a dirty log bit could not be set\n");
+        }
+    }
+
+    /// `vhost_log_write()` of received bytes: logged, and a bit that
+    /// cannot be set ignored, as C does.
+    pub(crate) fn log_data(&self, gpa: u64, len: u64) {
+        self.log_ignoring_faults(self.log_write(gpa, len).map(|_| ()));
+    }
+
     /// Logs `[gpa, gpa + len)` as written (`log_write()`). Returns whether
     /// anything was logged.
     pub(crate) fn log_write(&self, gpa: u64, len: u64) -> Result<bool, Fault> {
@@ -290,7 +305,7 @@ impl GuestMemory for Guest<'_> {
                     // Order the write before its log bit (C: smp_wmb()
                     // in log_used()).
                     barrier::smp_wmb();
-                    self.log_ring(addr, buf.len() as u64)?;
+                    self.log_ignoring_faults(self.log_ring(addr, buf.len() as u64));
                 }
                 Ok(())
             }
@@ -310,10 +325,10 @@ impl GuestMemory for Guest<'_> {
                     Ok(())
                 })?;
                 if space == Space::Guest {
-                    self.log_write(addr, buf.len() as u64)?;
+                    self.log_ignoring_faults(self.log_write(addr, buf.len() as u64).map(|_| ()));
                 } else if self.log.is_some() {
                     barrier::smp_wmb();
-                    self.log_ring(addr, buf.len() as u64)?;
+                    self.log_ignoring_faults(self.log_ring(addr, buf.len() as u64));
                 }
                 Ok(())
             }

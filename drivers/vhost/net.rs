@@ -835,7 +835,7 @@ impl Net {
                             break;
                         }
                         let n = left.min(u64::from(len));
-                        let _ = mem.log_write(addr, n);
+                        mem.log_data(addr, n);
                         left -= n;
                     }
                 }

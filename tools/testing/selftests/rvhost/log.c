@@ -191,6 +191,27 @@ TEST_F(log, vring_log_writes_bitmap_and_signals)
 	ASSERT_LE(1, eventfd_take(efd));
 }
 
+/*
+ * A log bit that cannot be set (the bitmap in memory the process cannot
+ * write: PROT_NONE passes SET_LOG_BASE's access_ok()) does not fail the
+ * ring write it logs: C looks at no result of log_used(), so the queue
+ * starts (vhost_vq_init_access() writes the used flags) and its used ring
+ * is written.
+ */
+TEST_F(log, log_write_fault_ignored)
+{
+	void *log = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	ASSERT_NE(MAP_FAILED, log);
+	vdev_ready(_metadata, &self->d);
+	ASSERT_ERRNO(0, set_log_base(self->d.fd, uptr(log)));
+	ASSERT_ERRNO(0, set_addr_log(&self->d, 0, 5 * 4096));
+	ASSERT_ERRNO(0, set_addr_log(&self->d, 1, 10 * 4096));
+	ASSERT_ERRNO(0, vdev_start(&self->d));
+	vdev_flush(&self->d);
+	ASSERT_ERRNO(0, vdev_stop(&self->d));
+}
+
 TEST_F(log, no_vring_log_no_bitmap)
 {
 	unsigned char *log = log_buffer();
