@@ -95,18 +95,31 @@ pub(crate) struct Dev<D> {
     /// socket polls without the device mutex (which a flush holds).
     #[pin]
     running: SpinLock<Option<Arc<Worker>>>,
-    /// The IOTLB and its messages; below the queue mutexes.
+    /// The IOTLB; below the queue mutexes. A handler holds it for its
+    /// run, as C's handlers hold the queue mutexes that IOTLB messages
+    /// take (`vhost_dev_lock_vqs()`).
     #[pin]
     tlb: Mutex<Tlb>,
+    /// IOTLB messages to and from userspace; below the IOTLB. Never held
+    /// across a handler run, so that `read()` and `poll()` never wait for
+    /// one (C: `dev->iotlb_lock`).
+    #[pin]
+    msgs: Mutex<Msgs>,
     /// Readers and pollers of IOTLB messages wait here (`dev->wait`).
     #[pin]
     wait: PollCondVar,
 }
 
-/// The device IOTLB and the messages to and from userspace.
+/// The device IOTLB.
 pub(crate) struct Tlb {
     /// Present while `VIRTIO_F_ACCESS_PLATFORM` is acked (`dev->iotlb`).
     pub(crate) iotlb: Option<Iotlb>,
+}
+
+/// The IOTLB messages to and from userspace.
+struct Msgs {
+    /// Whether there is an IOTLB to take misses for.
+    enabled: bool,
     /// Messages for `read()` (`dev->read_list`), with the miss each is.
     read: KVVec<([u8; mem::MSG_SIZE], Pending)>,
     /// Misses read by userspace and not answered yet (`dev->pending_list`):
@@ -116,7 +129,7 @@ pub(crate) struct Tlb {
     v2: bool,
 }
 
-impl Tlb {
+impl Msgs {
     /// `vhost_clear_msg()`.
     fn clear_msgs(&mut self) {
         self.read.clear();
@@ -177,14 +190,15 @@ impl<D: QueueData> Dev<D> {
                 "vhost_dev::mutex"
             ),
             running <- new_spinlock!(None, "vhost_dev::running"),
-            tlb <- new_mutex!(
-                Tlb {
-                    iotlb: None,
+            tlb <- new_mutex!(Tlb { iotlb: None }, "vhost_dev::iotlb"),
+            msgs <- new_mutex!(
+                Msgs {
+                    enabled: false,
                     read: KVVec::new(),
                     pending: KVVec::new(),
                     v2: false,
                 },
-                "vhost_dev::iotlb"
+                "vhost_dev::iotlb_lock"
             ),
             wait <- new_poll_condvar!("vhost_dev::wait"),
         }? Error))
@@ -279,6 +293,7 @@ impl<D: QueueData> Dev<D> {
                 return Err(EFAULT);
             }
             self.tlb.lock().iotlb = Some(Iotlb::new(limit as usize));
+            self.msgs.lock().enabled = true;
         } else {
             self.clear_iotlb();
         }
@@ -306,26 +321,27 @@ impl<D: QueueData> Dev<D> {
         }
         // C takes the device mutex for this.
         let _inner = self.inner.lock();
-        self.tlb.lock().v2 = f & (1 << b::VHOST_BACKEND_F_IOTLB_MSG_V2) != 0;
+        self.msgs.lock().v2 = f & (1 << b::VHOST_BACKEND_F_IOTLB_MSG_V2) != 0;
         Ok(0)
     }
 
     /// `vhost_clear_device_iotlb()`.
     pub(crate) fn clear_iotlb(&self) {
-        let mut tlb = self.tlb.lock();
-        if tlb.iotlb.take().is_some() {
-            tlb.clear_msgs();
-            drop(tlb);
+        if self.tlb.lock().iotlb.take().is_some() {
+            let mut msgs = self.msgs.lock();
+            msgs.enabled = false;
+            msgs.clear_msgs();
+            drop(msgs);
             self.wait.notify_all();
         }
     }
 
     /// `vhost_clear_msg()`.
     pub(crate) fn clear_msgs(&self) {
-        self.tlb.lock().clear_msgs();
+        self.msgs.lock().clear_msgs();
     }
 
-    /// The IOTLB and messages, for translating.
+    /// The IOTLB, for translating.
     pub(crate) fn lock_tlb(&self) -> MutexGuard<'_, Tlb> {
         self.tlb.lock()
     }
@@ -333,7 +349,10 @@ impl<D: QueueData> Dev<D> {
     /// `vhost_iotlb_miss()`: tells userspace that queue `vq` needs a
     /// translation for `iova`; the queue runs again when it comes.
     pub(crate) fn report_miss(&self, vq: usize, iova: u64, perm: u8) {
-        let mut tlb = self.tlb.lock();
+        let mut tlb = self.msgs.lock();
+        if !tlb.enabled {
+            return;
+        }
         let m = mem::encode_miss(tlb.v2, iova, perm);
         // Room on the pending list for every miss userspace may read, so
         // that read() need not allocate after taking the message.
@@ -354,22 +373,19 @@ impl<D: QueueData> Dev<D> {
     /// in its range (`vhost_iotlb_notify_vq()`).
     fn process_msg(&self, w: &mem::WriteMsg) -> Result {
         let _inner = self.inner.lock();
-        let mut tlb = self.tlb.lock();
-        let tlb = &mut *tlb;
-        let table = tlb.iotlb.as_mut().map(Iotlb::map_mut);
-        let out = mem::process_iotlb_msg(table, w.asid, &w.msg, &user::access_ok);
+        let mut table = self.tlb.lock();
+        let map = table.iotlb.as_mut().map(Iotlb::map_mut);
+        let out = mem::process_iotlb_msg(map, w.asid, &w.msg, &user::access_ok);
+        drop(table);
         out.result.map_err(kernel_error)?;
         if out.notify {
-            let mut i = 0;
-            while i < tlb.pending.len() {
-                let p = tlb.pending[i];
-                if mem::resolves_miss(&w.msg, p.iova) {
+            self.msgs.lock().pending.retain(|p| {
+                let resolved = mem::resolves_miss(&w.msg, p.iova);
+                if resolved {
                     self.requeue(1 << p.vq);
-                    let _ = tlb.pending.remove(i);
-                } else {
-                    i += 1;
                 }
-            }
+                !resolved
+            });
         }
         Ok(())
     }
@@ -380,7 +396,7 @@ impl<D: QueueData> Dev<D> {
         if iov.len() < mem::MSG_SIZE {
             return Ok(0);
         }
-        let mut tlb = self.tlb.lock();
+        let mut tlb = self.msgs.lock();
         let (msg, miss) = loop {
             if !tlb.read.is_empty() {
                 break tlb.read.remove(0)?;
@@ -388,7 +404,7 @@ impl<D: QueueData> Dev<D> {
             if nonblock {
                 return Err(EAGAIN);
             }
-            if tlb.iotlb.is_none() {
+            if !tlb.enabled {
                 return Err(errno::ebadfd());
             }
             if self.wait.wait_interruptible(&mut tlb) {
@@ -400,11 +416,11 @@ impl<D: QueueData> Dev<D> {
         // A miss read whole waits for its update; one that could not be
         // copied is dropped (`vhost_chr_read_iter()`).
         if n == msg.len() {
-            let mut tlb = self.tlb.lock();
+            let mut tlb = self.msgs.lock();
             // Unless the IOTLB went away meanwhile, taking its misses. The
             // room was reserved with the message: the push cannot fail,
             // and if it did, the queue would go on at its next kick.
-            if tlb.iotlb.is_some() && tlb.pending.push_within_capacity(miss).is_err() {
+            if tlb.enabled && tlb.pending.push_within_capacity(miss).is_err() {
                 pr_debug!("rvhost: no room for a pending IOTLB miss\n");
             }
         }
@@ -425,7 +441,7 @@ impl<D: QueueData> Dev<D> {
     /// `poll()`: readable while IOTLB messages are queued.
     pub(crate) fn poll(&self, file: &File, table: &PollTable<'_>) -> u32 {
         table.register_wait(file, &self.wait);
-        if self.tlb.lock().read.is_empty() {
+        if self.msgs.lock().read.is_empty() {
             0
         } else {
             // EPOLLIN | EPOLLRDNORM
@@ -525,11 +541,12 @@ impl<D: QueueData> Dev<D> {
         inner.log_ctx = None;
         inner.umem = None;
         inner.features = [0; WORDS];
+        self.tlb.lock().iotlb = None;
         {
-            let mut tlb = self.tlb.lock();
-            tlb.iotlb = None;
-            tlb.v2 = false;
-            tlb.clear_msgs();
+            let mut msgs = self.msgs.lock();
+            msgs.enabled = false;
+            msgs.v2 = false;
+            msgs.clear_msgs();
         }
         *self.running.lock() = None;
         if let Some(w) = inner.worker.take() {
@@ -539,16 +556,21 @@ impl<D: QueueData> Dev<D> {
         self.wait.notify_all();
     }
 
-    /// `vhost_dev_reset_owner()`: after cleanup, an empty memory table.
-    pub(crate) fn reset_owner(&self, inner: &mut DevInner) -> Result {
-        let empty = Arc::new(Table::new(), GFP_KERNEL)?;
+    /// `vhost_dev_reset_owner_prepare()`: the empty memory table a reset
+    /// leaves, allocated before anything is torn down, so that a reset
+    /// that cannot have one changes nothing.
+    pub(crate) fn reset_owner_prepare() -> Result<Arc<Table>> {
+        Ok(Arc::new(Table::new(), GFP_KERNEL)?)
+    }
+
+    /// `vhost_dev_reset_owner()`: after cleanup, the empty memory table.
+    pub(crate) fn reset_owner(&self, inner: &mut DevInner, empty: Arc<Table>) {
         self.cleanup(inner);
         inner.fork_owner = params::fork_from_owner_default();
         for q in self.vqs.iter() {
             q.vq.lock().umem = Some(empty.clone());
         }
         inner.umem = Some(empty);
-        Ok(())
     }
 
     /// `memory_access_ok()`: every queue with a backend can reach `umem`

@@ -4,18 +4,26 @@
 //!
 //! Ring structures are at the userspace addresses `VHOST_SET_VRING_ADDR`
 //! gave; buffers and indirect tables at guest physical addresses, which the
-//! memory table turns into userspace addresses (`translate_desc()`). Every
+//! memory table turns into userspace addresses (`translate_desc()`). With
+//! `VIRTIO_F_ACCESS_PLATFORM` all of them are I/O addresses the device
+//! IOTLB translates, rings through what the last prefetch cached
+//! (`vhost_vq_meta_fetch()`). Every translation and every dirty-log bit is
+//! the host-tested code of `mem`; this file only copies and orders. Every
 //! access is a `copy_{from,to}_user()` of the owner's memory: the worker
 //! runs in the owner's mm, and so do the ioctls.
 
 use crate::{
     iotlb::{
         Iotlb,
-        Lookup,
         ACCESS_RO,
         ACCESS_WO, //
     },
-    mem,
+    mem::{
+        self,
+        MetaCache,
+        MetaType,
+        TranslateError, //
+    },
     ring::{
         Fault,
         GuestMemory,
@@ -26,7 +34,10 @@ use crate::{
         socket::UserIovec,
         user, //
     },
-    umem::Table,
+    umem::{
+        Slots,
+        Table, //
+    },
 };
 use core::cell::Cell;
 use kernel::{
@@ -38,39 +49,92 @@ use kernel::{
     },
 };
 
-/// Where the dirty log goes, while `VHOST_F_LOG_ALL` is acked.
+/// Where the dirty log goes, while `VHOST_F_LOG_ALL` or `VHOST_VRING_F_LOG`
+/// is on.
 #[derive(Clone, Copy)]
 pub(crate) struct Log {
     /// `VHOST_SET_LOG_BASE`.
     pub(crate) base: u64,
     /// `VHOST_F_LOG_ALL`: buffers the device writes are logged.
     pub(crate) all: bool,
-    /// Used ring: user address, size, and the guest address to log it at
-    /// (`VHOST_VRING_F_LOG`); `None` when the used ring is not logged.
+    /// Used ring (split) or device area (packed): ring address, size, and
+    /// the guest address to log it at (`VHOST_VRING_F_LOG`); `None` when
+    /// the rings are not logged.
     pub(crate) used: Option<(u64, u64, u64)>,
+    /// Packed ring with `VHOST_VRING_F_LOG`: the descriptor ring (address,
+    /// size), where the device writes used descriptors. C has no packed
+    /// ring; the write is logged at the guest page behind the host address
+    /// written, through the memory table (`log_write_hva()`), which needs
+    /// no guest address from userspace.
+    pub(crate) desc: Option<(u64, u64)>,
+}
+
+/// The ring areas of a queue with an IOTLB, and the translations its last
+/// prefetch cached for them (`vq->meta_iotlb[]`).
+#[derive(Clone, Copy)]
+pub(crate) struct Rings<'a> {
+    /// Descriptor, avail (driver area) and used (device area) address and
+    /// size, in [`MetaType`] order.
+    pub(crate) areas: [(u64, u64); 3],
+    pub(crate) meta: &'a MetaCache,
+}
+
+impl Rings<'_> {
+    /// The cached user address of ring address `addr`, if a whole area
+    /// holds `[addr, addr + len)` and its translation is cached with the
+    /// access a write needs (C checks the access once, at prefetch: the
+    /// descriptor ring is cached for reading, and only the packed ring
+    /// writes it).
+    fn fetch(&self, addr: u64, len: u64, write: bool) -> Option<u64> {
+        const TYPES: [MetaType; 3] = [MetaType::Desc, MetaType::Avail, MetaType::Used];
+        for (ty, &(start, size)) in TYPES.into_iter().zip(self.areas.iter()) {
+            let off = addr.wrapping_sub(start);
+            if off >= size || len > size - off {
+                continue;
+            }
+            let map = self.meta.get(ty)?;
+            if write && map.perm & mem::VHOST_MAP_WO == 0 {
+                return None;
+            }
+            return Some(map.uaddr(addr));
+        }
+        None
+    }
 }
 
 /// A queue's view of guest memory.
 pub(crate) struct Guest<'a> {
-    pub(crate) umem: Option<&'a Table>,
+    umem: Option<&'a Table>,
     /// With `VIRTIO_F_ACCESS_PLATFORM`, every address is an I/O address
     /// this translates.
-    pub(crate) tlb: Option<&'a Iotlb>,
-    pub(crate) log: Option<Log>,
+    tlb: Option<&'a Iotlb>,
+    rings: Option<Rings<'a>>,
+    log: Option<Log>,
     logged: Cell<bool>,
     /// The first IOTLB miss met: address and access, for userspace.
     miss: Cell<Option<(u64, u8)>>,
 }
 
 impl<'a> Guest<'a> {
-    pub(crate) fn new(umem: Option<&'a Table>, tlb: Option<&'a Iotlb>, log: Option<Log>) -> Self {
+    pub(crate) fn new(
+        umem: Option<&'a Table>,
+        tlb: Option<&'a Iotlb>,
+        rings: Option<Rings<'a>>,
+        log: Option<Log>,
+    ) -> Self {
         Self {
             umem,
             tlb,
+            rings,
             log,
             logged: Cell::new(false),
             miss: Cell::new(None),
         }
+    }
+
+    /// The IOTLB, if addresses are I/O addresses.
+    pub(crate) fn tlb(&self) -> Option<&'a Iotlb> {
+        self.tlb
     }
 
     /// The IOTLB miss to report to userspace, if any.
@@ -78,81 +142,52 @@ impl<'a> Guest<'a> {
         self.miss.get()
     }
 
-    /// `iotlb_access_ok()`: `[addr, addr + len)` is mapped for `access`; a
-    /// hole is recorded as a miss.
-    pub(crate) fn tlb_ok(&self, addr: u64, len: u64, access: u8) -> bool {
-        let Some(tlb) = self.tlb else {
-            return true;
-        };
-        let mut at = addr;
-        let mut done = 0u64;
-        while done < len {
-            let last = addr.wrapping_add(len).wrapping_sub(1);
-            match tlb.lookup(at, last, access) {
-                Lookup::Hit(_, n) => {
-                    done = done.saturating_add(n);
-                    at = at.wrapping_add(n);
-                }
-                Lookup::Miss => {
-                    self.miss.set(Some((at, access)));
-                    return false;
-                }
-                Lookup::Denied => return false,
+    /// Records a miss for userspace; the first one met is reported.
+    pub(crate) fn record_miss(&self, iova: u64, perm: u8) {
+        if self.miss.get().is_none() {
+            self.miss.set(Some((iova, perm)));
+        }
+    }
+
+    /// What translates addresses: the IOTLB, else the memory table.
+    fn table(&self) -> Option<&'a mem::Iotlb<Slots>> {
+        match self.tlb {
+            Some(tlb) => Some(tlb.map()),
+            None => self.umem.map(Table::map),
+        }
+    }
+
+    /// The fault a translation error is, a miss recorded for userspace.
+    fn fault(&self, e: TranslateError) -> Fault {
+        match e {
+            TranslateError::Miss { iova, perm } => {
+                self.record_miss(iova, perm);
+                Fault::Miss
             }
+            _ => Fault::Unmapped,
         }
-        true
     }
 
-    /// Translates one piece: user address and length, at most `len`.
-    fn one(&self, addr: u64, len: u64, access: u8) -> Result<(u64, u64), Fault> {
-        if let Some(tlb) = self.tlb {
-            let last = addr.saturating_add(len - 1);
-            return match tlb.lookup(addr, last, access) {
-                Lookup::Hit(uaddr, n) => Ok((uaddr, n.min(len))),
-                Lookup::Miss => {
-                    if self.miss.get().is_none() {
-                        self.miss.set(Some((addr, access)));
-                    }
-                    Err(Fault::Miss)
-                }
-                Lookup::Denied => Err(Fault::Unmapped),
-            };
-        }
-        let umem = self.umem.ok_or(Fault::Unmapped)?;
-        umem.translate(addr, len).ok_or(Fault::Unmapped)
-    }
-
-    /// Whether buffers the device writes are logged (`VHOST_F_LOG_ALL`).
-    pub(crate) fn logs_data(&self) -> bool {
-        self.log.is_some_and(|l| l.all)
-    }
-
-    /// Whether anything was logged through this view.
-    pub(crate) fn logged(&self) -> bool {
-        self.logged.get()
-    }
-
-    /// Calls `f` with each (user address, length) piece of guest range
-    /// `[gpa, gpa + len)`.
-    pub(crate) fn pieces(
+    /// Calls `f` with each (user address, length) piece of `[addr, addr +
+    /// len)`, at most `max` pieces (`translate_desc()`).
+    fn pieces(
         &self,
-        gpa: u64,
+        addr: u64,
         len: u64,
         access: u8,
+        max: usize,
         mut f: impl FnMut(u64, u64) -> Result<(), Fault>,
     ) -> Result<(), Fault> {
-        let mut at = gpa;
-        let mut left = len;
-        while left > 0 {
-            let (uaddr, n) = self.one(at, left, access)?;
-            f(uaddr, n)?;
-            left -= n;
-            at = at.wrapping_add(n);
+        let table = self.table().ok_or(Fault::Unmapped)?;
+        for seg in table.translate(addr, len, access, max) {
+            let seg = seg.map_err(|e| self.fault(e))?;
+            f(seg.addr, seg.len)?;
         }
         Ok(())
     }
 
-    /// `translate_desc()`: appends the user pieces of a buffer to `iov`.
+    /// `translate_desc()`: appends the user pieces of a buffer to `iov`,
+    /// which holds at most `max`.
     pub(crate) fn translate(
         &self,
         gpa: u64,
@@ -161,10 +196,8 @@ impl<'a> Guest<'a> {
         iov: &mut KVec<UserIovec>,
         max: usize,
     ) -> Result<(), Fault> {
-        self.pieces(gpa, u64::from(len), access, |uaddr, n| {
-            if iov.len() >= max {
-                return Err(Fault::Unmapped);
-            }
+        let room = max.saturating_sub(iov.len());
+        self.pieces(gpa, u64::from(len), access, room, |uaddr, n| {
             iov.push(
                 UserIovec {
                     base: uaddr as usize,
@@ -176,28 +209,31 @@ impl<'a> Guest<'a> {
         })
     }
 
+    /// Whether buffers the device writes are logged (`VHOST_F_LOG_ALL`).
+    pub(crate) fn logs_data(&self) -> bool {
+        self.log.is_some_and(|l| l.all)
+    }
+
+    /// Whether the dirty log takes the host addresses written rather than
+    /// guest addresses: with an IOTLB, descriptors hold I/O addresses,
+    /// which the log does not index (C: `vhost_log_write()` with
+    /// `vq->iotlb` logs the iovecs through `log_write_hva()`).
+    pub(crate) fn logs_by_host_address(&self) -> bool {
+        self.tlb.is_some()
+    }
+
+    /// Whether anything was logged through this view.
+    pub(crate) fn logged(&self) -> bool {
+        self.logged.get()
+    }
+
     /// A log bit that cannot be set does not fail the write it logs: C
     /// looks at no result of `log_used()` or `vhost_log_write()`, and the
     /// guest's ring must not break because the VMM's bitmap did.
-    fn log_ignoring_faults(&self, r: Result<(), Fault>) {
+    fn log_ignoring_faults<E>(&self, r: Result<(), E>) {
         if r.is_err() {
             pr_debug!("rvhost: a dirty log bit could not be set\n");
         }
-    }
-
-    /// `vhost_log_write()` of received bytes: logged, and a bit that
-    /// cannot be set ignored, as C does.
-    pub(crate) fn log_data(&self, gpa: u64, len: u64) {
-        self.log_ignoring_faults(self.log_write(gpa, len).map(|_| ()));
-    }
-
-    /// Logs `[gpa, gpa + len)` as written (`log_write()`). Returns whether
-    /// anything was logged.
-    pub(crate) fn log_write(&self, gpa: u64, len: u64) -> Result<bool, Fault> {
-        let Some(log) = self.log.filter(|l| l.all) else {
-            return Ok(false);
-        };
-        self.log_bits(log.base, gpa, len)
     }
 
     /// Sets one log bit (`set_bit_to_user()`).
@@ -208,43 +244,90 @@ impl<'a> Guest<'a> {
         Ok(())
     }
 
-    /// Sets the log bits of `[gpa, gpa + len)` (`log_write()`).
-    fn log_bits(&self, base: u64, gpa: u64, len: u64) -> Result<bool, Fault> {
-        mem::log_write(base, gpa, len, &mut |b| self.set_bit(b))?;
-        Ok(len != 0)
+    /// `vhost_log_write()` after a receive: the device wrote `len` bytes
+    /// into the buffers `ranges`, which [`Self::logs_by_host_address`] says
+    /// how to read. Guest ranges are logged up to `len`; host ranges whole,
+    /// through the memory table, as C does with an IOTLB.
+    pub(crate) fn log_received(&self, ranges: &[(u64, u64)], len: u64) {
+        let Some(log) = self.log.filter(|l| l.all) else {
+            return;
+        };
+        // The data is seen before its log bits.
+        barrier::smp_wmb();
+        let mut set = |b| self.set_bit(b);
+        let ranges = ranges.iter().copied();
+        if self.logs_by_host_address() {
+            if let Some(umem) = self.umem {
+                let r = mem::log_write_iovs(umem.map(), log.base, ranges, &mut set);
+                self.log_ignoring_faults(r);
+            }
+        } else {
+            let r = mem::log_write_descs(log.base, ranges, len, &mut set);
+            self.log_ignoring_faults(r);
+        }
     }
 
-    /// Logs a write to the ring structures at `uaddr`: only the used ring
-    /// is logged, at its log address, and only with `VHOST_VRING_F_LOG`
-    /// (`log_used()`).
-    fn log_ring(&self, uaddr: u64, len: u64) -> Result<(), Fault> {
-        let Some(log) = self.log else {
-            return Ok(());
-        };
-        let Some((used, size, log_addr)) = log.used else {
-            return Ok(());
-        };
-        if uaddr < used || uaddr - used >= size {
-            return Ok(());
+    /// Logs a device write of `len` bytes at host address `uaddr`
+    /// (`log_write_hva()`).
+    fn log_hva(&self, base: u64, uaddr: u64, len: u64) {
+        if let Some(umem) = self.umem {
+            let r = mem::log_write_hva(umem.map(), base, uaddr, len, &mut |b| self.set_bit(b));
+            self.log_ignoring_faults(r);
         }
-        let off = uaddr - used;
-        let Some(umem) = self.umem else {
-            self.log_bits(log.base, log_addr.wrapping_add(off), len)?;
-            return Ok(());
+    }
+
+    /// Logs a write to the ring structures at ring address `addr`: the used
+    /// ring (device area) at its log address (`log_used()`), the packed
+    /// descriptor ring by host address; only with `VHOST_VRING_F_LOG`.
+    /// `pieces` are the host ranges written.
+    fn log_ring(&self, addr: u64, len: u64, pieces: &[(u64, u64)]) {
+        let Some(log) = self.log else {
+            return;
         };
-        let tlb = self.tlb.map(Iotlb::map);
+        // Order the write before its log bit (C: smp_wmb() in log_used()).
+        barrier::smp_wmb();
+        if let Some((desc, size)) = log.desc {
+            if addr.wrapping_sub(desc) < size {
+                for &(uaddr, n) in pieces {
+                    self.log_hva(log.base, uaddr, n);
+                }
+                return;
+            }
+        }
+        let Some((used, size, log_addr)) = log.used else {
+            return;
+        };
+        let off = addr.wrapping_sub(used);
+        if off >= size {
+            return;
+        }
         let mut set = |b| self.set_bit(b);
-        mem::log_used(
-            tlb,
-            umem.map(),
-            log.base,
-            log_addr,
-            used,
-            off,
-            len,
-            &mut set,
-        )
-        .map_err(|_| Fault::Unmapped)
+        let r = match self.umem {
+            Some(umem) => mem::log_used(
+                self.tlb.map(Iotlb::map),
+                umem.map(),
+                log.base,
+                log_addr,
+                used,
+                off,
+                len,
+                &mut set,
+            ),
+            // No memory table: only a log address can say where.
+            None => mem::log_write(log.base, log_addr.wrapping_add(off), len, &mut set)
+                .map_err(mem::LogError::SetBit),
+        };
+        self.log_ignoring_faults(r);
+    }
+
+    /// The user address of ring address `addr` when one access reaches it
+    /// directly: always without an IOTLB (ring addresses are user
+    /// addresses), else through the prefetched translation.
+    fn ring_direct(&self, addr: u64, len: usize, write: bool) -> Option<u64> {
+        if self.tlb.is_none() {
+            return Some(addr);
+        }
+        self.rings?.fetch(addr, len as u64, write)
     }
 }
 
@@ -281,58 +364,73 @@ fn copy_out(uaddr: u64, buf: &[u8]) -> Result<(), Fault> {
         .map_err(|_| Fault::Unmapped)
 }
 
+/// Pieces of one ring access that spans translations (a descriptor batch
+/// or a used entry at most): C's `vq->iotlb_iov` holds 64.
+const RING_PIECES: usize = 64;
+
 impl GuestMemory for Guest<'_> {
     fn read(&self, space: Space, addr: u64, buf: &mut [u8]) -> Result<(), Fault> {
-        match space {
-            Space::Ring if self.tlb.is_none() => copy_in(addr, buf),
-            _ => {
-                let mut off = 0usize;
-                self.pieces(addr, buf.len() as u64, ACCESS_RO, |uaddr, n| {
-                    let n = n as usize;
-                    copy_in(uaddr, &mut buf[off..off + n])?;
-                    off += n;
-                    Ok(())
-                })
+        if space == Space::Ring {
+            if let Some(uaddr) = self.ring_direct(addr, buf.len(), false) {
+                return copy_in(uaddr, buf);
             }
         }
+        let mut off = 0usize;
+        self.pieces(addr, buf.len() as u64, ACCESS_RO, usize::MAX, |uaddr, n| {
+            let n = n as usize;
+            copy_in(uaddr, &mut buf[off..off + n])?;
+            off += n;
+            Ok(())
+        })
     }
 
     fn write(&self, space: Space, addr: u64, buf: &[u8]) -> Result<(), Fault> {
-        match space {
-            Space::Ring if self.tlb.is_none() => {
-                copy_out(addr, buf)?;
-                if self.log.is_some() {
-                    // Order the write before its log bit (C: smp_wmb()
-                    // in log_used()).
-                    barrier::smp_wmb();
-                    self.log_ignoring_faults(self.log_ring(addr, buf.len() as u64));
-                }
-                Ok(())
+        if space == Space::Ring {
+            if let Some(uaddr) = self.ring_direct(addr, buf.len(), true) {
+                copy_out(uaddr, buf)?;
+                self.log_ring(addr, buf.len() as u64, &[(uaddr, buf.len() as u64)]);
+                return Ok(());
             }
-            _ => {
-                let mut off = 0usize;
-                // C translates ring writes for reading (`vhost_put_user()`
-                // goes through `__vhost_get_user()`); buffers for writing.
-                let access = if space == Space::Ring {
-                    ACCESS_RO
-                } else {
-                    ACCESS_WO
-                };
-                self.pieces(addr, buf.len() as u64, access, |uaddr, n| {
-                    let n = n as usize;
-                    copy_out(uaddr, &buf[off..off + n])?;
-                    off += n;
+            // C translates ring writes for reading (`vhost_put_user()`
+            // goes through `__vhost_get_user()`).
+            let mut pieces = [(0u64, 0u64); RING_PIECES];
+            let mut count = 0usize;
+            let mut off = 0usize;
+            self.pieces(
+                addr,
+                buf.len() as u64,
+                ACCESS_RO,
+                RING_PIECES,
+                |uaddr, n| {
+                    copy_out(uaddr, &buf[off..off + n as usize])?;
+                    off += n as usize;
+                    if let Some(p) = pieces.get_mut(count) {
+                        *p = (uaddr, n);
+                    }
+                    count += 1;
                     Ok(())
-                })?;
-                if space == Space::Guest {
-                    self.log_ignoring_faults(self.log_write(addr, buf.len() as u64).map(|_| ()));
-                } else if self.log.is_some() {
-                    barrier::smp_wmb();
-                    self.log_ignoring_faults(self.log_ring(addr, buf.len() as u64));
-                }
-                Ok(())
-            }
+                },
+            )?;
+            self.log_ring(addr, buf.len() as u64, &pieces[..count.min(RING_PIECES)]);
+            return Ok(());
         }
+        let logs = self.logs_data();
+        let mut off = 0usize;
+        self.pieces(addr, buf.len() as u64, ACCESS_WO, usize::MAX, |uaddr, n| {
+            copy_out(uaddr, &buf[off..off + n as usize])?;
+            off += n as usize;
+            if logs && self.logs_by_host_address() {
+                barrier::smp_wmb();
+                if let Some(log) = self.log {
+                    self.log_hva(log.base, uaddr, n);
+                }
+            }
+            Ok(())
+        })?;
+        if logs && !self.logs_by_host_address() {
+            self.log_received(&[(addr, buf.len() as u64)], buf.len() as u64);
+        }
+        Ok(())
     }
 
     fn rmb(&self) {

@@ -21,16 +21,9 @@ pub(crate) use crate::mem::{
 /// The device IOTLB: a `mem::Iotlb` that reports holes as misses.
 pub(crate) struct Iotlb {
     map: mem::Iotlb<Slots>,
-}
-
-/// How a lookup ended.
-pub(crate) enum Lookup {
-    /// Mapped: user address and bytes left in the map from there.
-    Hit(u64, u64),
-    /// Nothing at this address: ask userspace (`-EAGAIN`).
-    Miss,
-    /// Mapped without the access wanted (`-EPERM`).
-    Denied,
+    /// Counts changes, so that queues know when the ring translations
+    /// they cached are stale (C resets every `vq->meta_iotlb[]` instead).
+    generation: u64,
 }
 
 impl Iotlb {
@@ -38,6 +31,7 @@ impl Iotlb {
     pub(crate) fn new(limit: usize) -> Self {
         Self {
             map: mem::Iotlb::new(Slots::new(), Kind::Iotlb, limit as u32),
+            generation: 0,
         }
     }
 
@@ -46,21 +40,17 @@ impl Iotlb {
         &self.map
     }
 
-    /// The table, for `mem::process_iotlb_msg()`.
+    /// The table, for `mem::process_iotlb_msg()`: whatever it does
+    /// invalidates the cached ring translations (C's
+    /// `vhost_vq_meta_reset()` on update and invalidate).
     pub(crate) fn map_mut(&mut self) -> &mut mem::Iotlb<Slots> {
+        self.generation = self.generation.wrapping_add(1);
         &mut self.map
     }
 
-    /// `translate_desc()`'s lookup for `[addr, last]`.
-    pub(crate) fn lookup(&self, addr: u64, last: u64, access: u8) -> Lookup {
-        match self.map.lookup(addr, last) {
-            None => Lookup::Miss,
-            Some(m) if m.perm & access == 0 => Lookup::Denied,
-            Some(m) => {
-                let left = (m.last - addr).checked_add(1).unwrap_or(u64::MAX);
-                Lookup::Hit(m.addr.wrapping_add(addr - m.start), left)
-            }
-        }
+    /// How many times the table may have changed.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation
     }
 }
 

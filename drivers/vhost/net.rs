@@ -20,7 +20,7 @@ use crate::{
         ACCESS_RO,
         ACCESS_WO, //
     },
-    mem::RingSizes,
+    mem::Prefetch,
     ring::{
         Chain,
         Error as RingError,
@@ -145,8 +145,9 @@ struct Scratch {
     iov: KVec<UserIovec>,
     /// RX: the chains of one packet and their lengths.
     heads: KVec<(Head, u32)>,
-    /// RX: the guest ranges written, for the dirty log.
-    log: KVec<(u64, u32)>,
+    /// RX with the dirty log: the ranges of the buffers, for
+    /// [`Guest::log_received`] (guest ranges, or host ranges with an IOTLB).
+    log: KVec<(u64, u64)>,
 }
 
 /// A handler run: how to interrupt the guest, and how the run ended.
@@ -336,15 +337,6 @@ impl Net {
         }
     }
 
-    /// `vq_meta_prefetch()`: with an IOTLB, the ring areas must be mapped
-    /// before the queue runs; the first hole is reported as a miss.
-    fn prefetch(g: &Guest<'_>, (desc, avail, used): (u64, u64, u64), size: RingSizes) -> bool {
-        g.tlb.is_none()
-            || (g.tlb_ok(desc, size.desc, ACCESS_RO)
-                && g.tlb_ok(avail, size.avail, ACCESS_RO)
-                && g.tlb_ok(used, size.used, ACCESS_WO))
-    }
-
     /// The guest made nothing more available: ask it to kick
     /// (`vhost_enable_notify()`). `Ok(true)` when chains came meanwhile,
     /// with notifications off again: the handler goes on.
@@ -372,17 +364,20 @@ impl Net {
         }
         let tlbg = self.dev.lock_tlb();
         let tlb = tlbg.iotlb.as_ref();
-        let size = RingSizes::of(&vq.state(), vq.num);
-        let addrs = (vq.desc, vq.avail, vq.used);
         vq.data.busyloop = vq.busyloop_timeout;
+        let prefetch = vq.prefetch(tlb);
         let (ring, mem, data, call) = vq.split(tlb);
         data.poll.as_ref().stop();
         let mut run = Run::new(call);
-        if Self::prefetch(&mem, addrs, size) {
-            match ring.disable_notify(&mem) {
+        match prefetch {
+            Prefetch::Ready => match ring.disable_notify(&mem) {
                 Ok(()) => handler(ring, &mem, data, &mut run),
                 Err(e) => run.fail(e),
-            }
+            },
+            Prefetch::Miss { iova, perm } => mem.record_miss(iova, perm),
+            // No rings yet, or a ring mapped without the access it needs:
+            // nothing to do until userspace changes that.
+            Prefetch::Unset | Prefetch::Denied => {}
         }
         // The socket is watched again before the guest hears of the used
         // buffers, as C's `handle_rx()` does.
@@ -431,7 +426,7 @@ impl Net {
         if !ovq.ring.is_ready() {
             return false;
         }
-        let (oring, omem, odata, _) = ovq.split(mem.tlb);
+        let (oring, omem, odata, _) = ovq.split(mem.tlb());
         let _ = oring.disable_notify(&omem);
         // The RX queue's data: ours from RX, the other's from TX.
         let rdata: &NetQueue = if poll_rx { data } else { &*odata };
@@ -475,9 +470,15 @@ impl Net {
             // From TX, with no packet for RX: RX kicks back on.
             let _ = oring.enable_notify(&omem);
         }
-        if omem.logged() {
-            drop(omem);
+        let (miss, logged) = (omem.miss(), omem.logged());
+        drop(omem);
+        if logged {
             ovq.signal_log();
+        }
+        // A miss met on the other queue's rings is reported as its own.
+        if let Some((iova, perm)) = miss {
+            drop(guard);
+            self.dev.report_miss(other, iova, perm);
         }
         intr
     }
@@ -641,6 +642,22 @@ impl Net {
         (None, readable, writable)
     }
 
+    /// What the dirty log needs of a chain just translated into
+    /// `buf.iov[seg..]`: its buffers (`struct vhost_log`), or with an
+    /// IOTLB the host pieces they were translated to.
+    fn log_ranges(chain: &Chain<'_>, mem: &Guest<'_>, buf: &mut Scratch, seg: usize) -> Result {
+        if mem.logs_by_host_address() {
+            for v in buf.iov.get(seg..).unwrap_or(&[]) {
+                buf.log.push((v.base as u64, v.len as u64), GFP_KERNEL)?;
+            }
+        } else {
+            for d in chain.descs() {
+                buf.log.push((d.addr, u64::from(d.len)), GFP_KERNEL)?;
+            }
+        }
+        Ok(())
+    }
+
     /// `get_rx_bufs()`: chains for `want` bytes, at most `quota` of them,
     /// their pieces in `data.buf.iov`. On anything but [`RxBufs::Ready`] the
     /// chains taken are back in the ring.
@@ -672,15 +689,12 @@ impl Net {
             // As `vhost_get_vq_desc()`, every buffer is translated first.
             let (seg, log) = (buf.iov.len(), buf.log.len());
             let (mut fault, readable, writable) = Self::translate_chain(&chain, mem, &mut buf.iov);
-            let mut len = 0u64;
-            for d in chain.descs() {
-                if fault.is_none()
-                    && mem.logs_data()
-                    && buf.log.push((d.addr, d.len), GFP_KERNEL).is_err()
-                {
-                    fault = Some(RingError::NotReady);
-                }
-                len += u64::from(d.len);
+            let len: u64 = chain.descs().iter().map(|d| u64::from(d.len)).sum();
+            if fault.is_none()
+                && mem.logs_data()
+                && Self::log_ranges(&chain, mem, buf, seg).is_err()
+            {
+                fault = Some(RingError::NotReady);
             }
             // RX chains carry device-writable pieces only, at least one
             // (`get_rx_bufs()` counts pieces: an empty buffer is none, and
@@ -828,17 +842,7 @@ impl Net {
                     run.err = Some(RingError::NotReady);
                     break;
                 }
-                if mem.logs_data() {
-                    let mut left = vhost_len as u64;
-                    for &(addr, len) in data.buf.log.iter() {
-                        if left == 0 {
-                            break;
-                        }
-                        let n = left.min(u64::from(len));
-                        mem.log_data(addr, n);
-                        left -= n;
-                    }
-                }
+                mem.log_received(&data.buf.log, vhost_len as u64);
                 for &(head, len) in data.buf.heads.iter() {
                     if let Err(e) = ring.add_used(mem, head, len) {
                         run.fail(e);
@@ -956,8 +960,9 @@ impl Net {
     fn reset_owner(&self) -> Result<isize> {
         let mut inner = self.dev.lock();
         Dev::<NetQueue>::check_owner(&inner)?;
+        let empty = Dev::<NetQueue>::reset_owner_prepare()?;
         self.stop_all(&mut inner);
-        self.dev.reset_owner(&mut inner)?;
+        self.dev.reset_owner(&mut inner, empty);
         for q in self.dev.vqs.iter() {
             let mut vq = q.vq.lock();
             vq.data.vhost_hlen = 0;

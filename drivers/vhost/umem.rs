@@ -88,13 +88,4 @@ impl Table {
             uaddr: m.addr,
         })
     }
-
-    /// The user address of `gpa` and how many bytes from there the same
-    /// entry covers, capped at `len` (`translate_desc()`).
-    pub(crate) fn translate(&self, gpa: u64, len: u64) -> Option<(u64, u64)> {
-        let last = gpa.wrapping_add(len).wrapping_sub(1);
-        let m = self.map.lookup(gpa, last)?;
-        let left = (m.last - gpa).checked_add(1).unwrap_or(u64::MAX);
-        Some((m.addr.wrapping_add(gpa - m.start), left.min(len)))
-    }
 }

@@ -13,7 +13,8 @@ use crate::{
     features::WORDS,
     guest::{
         Guest,
-        Log, //
+        Log,
+        Rings, //
     },
     iotlb::Iotlb,
     mem,
@@ -84,6 +85,10 @@ pub(crate) struct Vq<D> {
     pub(crate) umem: Option<Arc<Table>>,
     /// Whether an IOTLB translates instead of the memory table.
     pub(crate) iotlb: bool,
+    /// The IOTLB entries the last prefetch found to cover each ring
+    /// (`vq->meta_iotlb[]`), valid while the IOTLB is at `meta_gen`.
+    meta: mem::MetaCache,
+    meta_gen: u64,
     /// The device's per-queue data and backend.
     pub(crate) data: D,
 }
@@ -111,6 +116,8 @@ impl<D: QueueData> Vq<D> {
             log_ctx: None,
             umem: None,
             iotlb: false,
+            meta: mem::MetaCache::default(),
+            meta_gen: 0,
             data,
         })
     }
@@ -139,6 +146,7 @@ impl<D: QueueData> Vq<D> {
         self.log_base = 0;
         self.log_ctx = None;
         self.iotlb = false;
+        self.meta.reset();
     }
 
     /// What the checks of `mem` read from the queue. A packed ring is
@@ -158,11 +166,6 @@ impl<D: QueueData> Vq<D> {
             log_addr: self.log_addr,
             log_base: self.log_base,
         }
-    }
-
-    /// `vhost_get_used_size()`.
-    pub(crate) fn used_size(&self) -> u64 {
-        mem::RingSizes::of(&self.state(), self.num).used
     }
 
     /// `log_base_ok()`: the dirty log at `log_base` covers what this queue
@@ -208,6 +211,8 @@ impl<D: QueueData> Vq<D> {
         self.avail = a.avail_user_addr;
         self.used = a.used_user_addr;
         self.log_addr = a.log_guest_addr;
+        // The cached translations were for the old rings.
+        self.meta.reset();
         Ok(())
     }
 
@@ -231,6 +236,8 @@ impl<D: QueueData> Vq<D> {
             self.log_addr = u64::MAX;
             self.ring.forget_addr();
         }
+        // A new IOTLB each time: what was cached came from the old one.
+        self.meta.reset();
     }
 
     /// `VHOST_SET_VRING_BASE`.
@@ -254,6 +261,21 @@ impl<D: QueueData> Vq<D> {
         }
     }
 
+    /// `vq_meta_prefetch()`: whether the handler may run. With an IOTLB
+    /// the rings must be mapped, the first hole reported as a miss; the
+    /// translations that cover whole rings are kept for the run.
+    pub(crate) fn prefetch(&mut self, tlb: Option<&Iotlb>) -> mem::Prefetch {
+        let tlb = tlb.filter(|_| self.iotlb);
+        if let Some(t) = tlb {
+            if self.meta_gen != t.generation() {
+                self.meta.reset();
+                self.meta_gen = t.generation();
+            }
+        }
+        let state = self.state();
+        mem::vq_meta_prefetch(&state, tlb.map(Iotlb::map), &mut self.meta)
+    }
+
     /// The ring, guest memory as this queue sees it, the device's data and
     /// the call eventfd, borrowed apart so that the ring can be driven and
     /// the guest interrupted meanwhile.
@@ -261,19 +283,33 @@ impl<D: QueueData> Vq<D> {
         &'a mut self,
         tlb: Option<&'a Iotlb>,
     ) -> (&'a mut Ring, Guest<'a>, &'a mut D, Option<&'a EventFd>) {
-        // The used ring is logged with VHOST_VRING_F_LOG, buffers with
-        // VHOST_F_LOG_ALL (C: `log_used()` and `vhost_log_write()`).
+        let tlb = tlb.filter(|_| self.iotlb);
+        let sz = mem::RingSizes::of(&self.state(), self.num);
+        // The used ring (device area) is logged with VHOST_VRING_F_LOG,
+        // buffers with VHOST_F_LOG_ALL (C: `log_used()` and
+        // `vhost_log_write()`); the packed descriptor ring takes used
+        // descriptors and is logged with the used ring.
         let all = self.has(LOG_ALL);
         let log = (all || self.log_used).then(|| Log {
             base: self.log_base,
             all,
-            used: self
-                .log_used
-                .then(|| (self.used, self.used_size(), self.log_addr)),
+            used: self.log_used.then_some((self.used, sz.used, self.log_addr)),
+            desc: (self.log_used && self.has(RING_PACKED)).then_some((self.desc, sz.desc)),
         });
+        // Cached translations are only good for the IOTLB they came from.
+        let rings = tlb
+            .filter(|t| t.generation() == self.meta_gen)
+            .map(|_| Rings {
+                areas: [
+                    (self.desc, sz.desc),
+                    (self.avail, sz.avail),
+                    (self.used, sz.used),
+                ],
+                meta: &self.meta,
+            });
         (
             &mut self.ring,
-            Guest::new(self.umem.as_deref(), tlb.filter(|_| self.iotlb), log),
+            Guest::new(self.umem.as_deref(), tlb, rings, log),
             &mut self.data,
             self.call.as_ref(),
         )

@@ -935,6 +935,99 @@ TEST_F(net_hostile, rx_indirect_nested)
 	rx_case(_metadata, &self->n, r_indirect_nested, STOPS);
 }
 
+/* ---- weights ---------------------------------------------------------------- */
+
+struct flood {
+	struct nctx *n;
+	pthread_t th;
+	bool stop;
+	unsigned int sent;
+};
+
+/* Frames of 1000 bytes into the tap, as fast as it takes them. */
+static void *flood_fn(void *p)
+{
+	struct flood *f = p;
+	unsigned char buf[1200];
+	unsigned int seq = 0;
+
+	while (!__atomic_load_n(&f->stop, __ATOMIC_RELAXED)) {
+		if (!rx_send(f->n, gen_hostile, 1, 0, buf))
+			__atomic_add_fetch(&f->sent, 1, __ATOMIC_RELAXED);
+		if (++seq % 64 == 0)
+			sched_yield();
+	}
+	return NULL;
+}
+
+static uint64_t mono_us(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000000ULL + t.tv_nsec / 1000;
+}
+
+#define FLOOD_BUFS	64
+#define FLOOD_FLUSHES	10
+#define FLOOD_FLUSH_MS	2000	/* C: a few ms; a handler that never yields: forever */
+
+/*
+ * A flood of frames into RX buffers too small for any of them (no
+ * MRG_RXBUF): C drops each frame and puts the buffer back, over and over
+ * (handle_rx()'s "Discarded rx packet"), counting every one toward the
+ * weight (256 packets or 512 KiB a run), after which the handler gives up
+ * the worker. So a flush queued during the flood returns promptly, nothing
+ * is used, no error is signalled, and the device carries traffic after.
+ */
+TEST_F_TIMEOUT(net_hostile, rx_flood_undersized_flush_bounded, 120)
+{
+	struct nctx *n = &self->n;
+	struct gvq *q;
+	struct flood f = { 0 };
+	uint64_t worst = 0, t0, dt;
+	unsigned int i, sent0;
+
+	nctx_free(n);
+	ASSERT_TRUE(hostile_open(_metadata, n, &hostile_nomrg_cfg));
+	q = &n->q[VQ_RX];
+	/* 16 bytes: less than the header and any frame */
+	for (i = 0; i < FLOOD_BUFS; i++) {
+		wdesc(q, BAD_DESC + i, rx_slot(n, i), 16, VRING_DESC_F_WRITE, 0);
+		raw_avail(q, BAD_DESC + i);
+	}
+	kick_raw(n, VQ_RX);
+	net_flush(n);
+	f.n = n;
+	ASSERT_EQ(0, pthread_create(&f.th, NULL, flood_fn, &f));
+	usleep(300000);
+	sent0 = __atomic_load_n(&f.sent, __ATOMIC_RELAXED);
+	for (i = 0; i < FLOOD_FLUSHES; i++) {
+		t0 = mono_us();
+		if (vdev_flush_barrier(n->fd))
+			break;
+		dt = mono_us() - t0;
+		if (dt > worst)
+			worst = dt;
+		usleep(50000);
+	}
+	__atomic_store_n(&f.stop, true, __ATOMIC_RELAXED);
+	pthread_join(f.th, NULL);
+	ASSERT_EQ(FLOOD_FLUSHES, i) TH_LOG("a flush failed");
+	ASSERT_LT(sent0, __atomic_load_n(&f.sent, __ATOMIC_RELAXED))
+		TH_LOG("the flood stopped before the flushes");
+	if (getenv("RVHOST_VERBOSE"))
+		printf("# %u frames, slowest flush %llu us\n", f.sent,
+		       (unsigned long long)worst);
+	EXPECT_GT(FLOOD_FLUSH_MS * 1000ULL, worst)
+		TH_LOG("a flush during the flood took %llu ms",
+		       (unsigned long long)worst / 1000);
+	net_flush(n);
+	ASSERT_EQ(0, used_idx_of(q));
+	ASSERT_EQ(0, eventfd_take(n->err[VQ_RX]));
+	recovers(_metadata, n, &hostile_nomrg_cfg);
+}
+
 /* ---- packed rings ---------------------------------------------------------- */
 
 FIXTURE(net_hostile_packed) {

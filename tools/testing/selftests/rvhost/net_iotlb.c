@@ -1454,4 +1454,59 @@ TEST_F(iotlb_miss, update_before_read)
 	ASSERT_EQ(0, eventfd_take(n->err[VQ_TX]));
 }
 
+static uint64_t elapsed_us(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1000000ULL +
+	       (t.tv_nsec - t0->tv_nsec) / 1000;
+}
+
+#define SPIN_US		4000000	/* the TX handler's busy poll */
+#define SPIN_WAIT_US	500000	/* for the handler to be spinning */
+#define FD_ANSWER_US	1000000	/* C: at once; a locked IOTLB: the spin */
+
+/*
+ * While a handler busy polls (an empty TX ring, a busyloop timeout of
+ * 4 s), the device fd answers read() and poll() at once: C's handlers
+ * hold their queue mutexes, not the lock of the IOTLB messages
+ * (dev->iotlb_lock), which QEMU's main loop reaches through poll() with a
+ * vIOMMU.
+ */
+TEST_F_TIMEOUT(iotlb_miss, fd_answers_during_busy_poll, 60)
+{
+	struct nctx *n = &self->n;
+	struct vhost_vring_state s = { VQ_TX, SPIN_US };
+	struct pollfd p = { .fd = n->fd, .events = POLLIN };
+	struct vhost_msg_v2 m;
+	struct timespec t0;
+	uint64_t read_us, poll_us;
+	ssize_t r;
+	int e;
+
+	miss_setup(_metadata, n);
+	IOCTL_OK(n->fd, VHOST_SET_VRING_BUSYLOOP_TIMEOUT, &s);
+	eventfd_kick(n->kick[VQ_TX]);
+	usleep(SPIN_WAIT_US);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r = read(n->fd, &m, sizeof(m));
+	e = errno;
+	read_us = elapsed_us(&t0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ASSERT_EQ(0, poll(&p, 1, 0));
+	poll_us = elapsed_us(&t0);
+	ASSERT_EQ(-1, r);
+	ASSERT_EQ(EAGAIN, e);
+	EXPECT_GT(FD_ANSWER_US, read_us)
+		TH_LOG("read() took %llu ms", (unsigned long long)read_us / 1000);
+	EXPECT_GT(FD_ANSWER_US, poll_us)
+		TH_LOG("poll() took %llu ms", (unsigned long long)poll_us / 1000);
+	s.num = 0;
+	IOCTL_OK(n->fd, VHOST_SET_VRING_BUSYLOOP_TIMEOUT, &s);
+	net_flush(n);
+	EXPECT_NO_MISS(n);
+	ASSERT_EQ(0, eventfd_take(n->err[VQ_TX]));
+}
+
 TEST_HARNESS_MAIN

@@ -606,6 +606,40 @@ TEST_F(vring, kick_runs_handler_err_signalled)
 	ASSERT_LE(1, eventfd_take(err));
 }
 
+/*
+ * All three ring addresses 0 on a running queue: vq_meta_prefetch() takes
+ * that for "no rings" (vhost_vq_invalidate_access() clears the three
+ * together), and the handler does nothing: no ring read at address 0, no
+ * error. With its rings back, the queue runs again.
+ */
+TEST_F(vring, set_addr_zero_while_running)
+{
+	int kick = new_eventfd(), err = new_eventfd();
+	struct vdev *d = &self->d;
+
+	ASSERT_LE(0, kick);
+	ASSERT_LE(0, err);
+	vdev_ready(_metadata, d);
+	ASSERT_ERRNO(0, set_vring_file(d->fd, VHOST_SET_VRING_KICK, KICK_VQ, kick));
+	ASSERT_ERRNO(0, set_vring_file(d->fd, VHOST_SET_VRING_ERR, KICK_VQ, err));
+	ASSERT_ERRNO(0, vdev_start(d));
+	vdev_flush(d);
+	ASSERT_ERRNO(0, set_addr(d->fd, KICK_VQ, 0, 0, 0, 0, 0));
+	eventfd_kick(kick);
+	vdev_flush(d);
+	usleep(100000);
+	vdev_flush(d);
+	ASSERT_EQ(0, eventfd_take(err)) TH_LOG("a ring at address 0 was read");
+	/* the rings back, with a bad avail index: the handler reads it */
+	vq_avail(d, KICK_VQ)->idx = VDEV_NUM + 1;
+	ASSERT_ERRNO(0, set_addr(d->fd, KICK_VQ, 0, uptr(vq_desc(d, KICK_VQ)),
+				 uptr(vq_avail(d, KICK_VQ)),
+				 uptr(vq_used(d, KICK_VQ)), 0));
+	eventfd_kick(kick);
+	ASSERT_TRUE(wait_readable(err, 5000)) TH_LOG("the rings set again were not read");
+	ASSERT_LE(1, eventfd_take(err));
+}
+
 /* A kick on an eventfd that was replaced (or unbound) does nothing. */
 TEST_F(vring, kick_replaced_eventfd_ignored)
 {
