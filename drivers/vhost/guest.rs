@@ -23,7 +23,7 @@ use crate::{
     },
     rvhost::{
         dirty,
-        socket::UserIovec,
+        socket::iov::UserIovec,
         user, //
     },
     umem::Table,

@@ -36,10 +36,10 @@ use crate::{
         miscdev::MiscFile,
         poll::FilePoll,
         socket::{
-            NetBackend,
-            RxBatch,
-            TxBatch,
-            UserIovec, //
+            backend::NetBackend,
+            iov::UserIovec,
+            rx_batch::RxBatch,
+            tx_batch::TxBatch, //
         },
         worker::WorkHandler,
     },
