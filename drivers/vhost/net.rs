@@ -21,6 +21,7 @@ use crate::{
         ACCESS_WO, //
     },
     mem::RingSizes,
+    net_hdr,
     ring::{
         Chain,
         Error as RingError,
@@ -579,7 +580,9 @@ impl Net {
                 // tap drops it instead).
                 let batched = batching
                     && match data.txb.as_mut() {
-                        Some(b) => match b.add(sock, &data.buf.iov, len, data.sock_hlen, true) {
+                        Some(b) => match b.add(sock, &data.buf.iov, len, data.sock_hlen, |hdr| {
+                            net_hdr::fix_csum_hdr_len(hdr, true, len).map_err(|_| EINVAL)
+                        }) {
                             Ok(()) => true,
                             Err(_) => {
                                 Self::tx_flush(&mut data.txb, sock, run);

@@ -13,6 +13,8 @@ mod iotlb;
 #[allow(dead_code)]
 mod mem;
 mod net;
+// `pub` as in the host crate that builds it too (tools/host/net).
+pub mod net_hdr;
 #[allow(dead_code)]
 mod ring;
 #[allow(dead_code)]
@@ -27,6 +29,21 @@ use kernel::prelude::*;
 use rvhost::{
     bindings as b,
     miscdev::Registration, //
+};
+
+// The layout of `struct virtio_net_hdr` that net_hdr.rs, `core`-only,
+// spells out itself.
+const _: () = {
+    use core::mem::{
+        offset_of,
+        size_of, //
+    };
+    assert!(net_hdr::VIRTIO_NET_HDR_SIZE == size_of::<b::virtio_net_hdr>());
+    assert!(net_hdr::VIRTIO_NET_HDR_F_NEEDS_CSUM as u32 == b::VIRTIO_NET_HDR_F_NEEDS_CSUM);
+    assert!(offset_of!(b::virtio_net_hdr, flags) == 0);
+    assert!(offset_of!(b::virtio_net_hdr, hdr_len) == 2);
+    assert!(offset_of!(b::virtio_net_hdr, csum_start) == 6);
+    assert!(offset_of!(b::virtio_net_hdr, csum_offset) == 8);
 };
 
 module! {

@@ -36,6 +36,12 @@ use kernel::{
     prelude::*,
 };
 
+/// A `struct virtio_net_hdr` as bytes, in the virtqueue's byte order.
+pub(crate) type VirtioNetHdr = [u8; size_of::<rb::virtio_net_hdr>()];
+
+// The header is in the pad when there is none in the packet.
+const _: () = assert!(rb::RVHOST_NET_RX_PAD as usize > size_of::<VirtioNetHdr>());
+
 /// `SKB_DATA_ALIGN()`.
 const fn skb_data_align(x: usize) -> usize {
     let a = rb::RVHOST_SMP_CACHE_BYTES as usize;
@@ -91,14 +97,14 @@ impl TxBatch {
     }
 
     /// C's `vhost_net_build_xdp()`: copies one packet, the first `len` bytes
-    /// of `iov` of which the first `sock_hlen` are the socket's virtio-net
-    /// header, into the batch. If the header asks for checksum offload with
-    /// `hdr_len` short of `csum_start + csum_offset + 2`, `hdr_len` is raised
-    /// (in the virtqueue's byte order, little-endian unless `little_endian`
-    /// is false).
+    /// of `iov` of which the first `sock_hlen` (0, or at least
+    /// [`VirtioNetHdr`]'s size) are the socket's virtio-net header, into the
+    /// batch. `check_hdr` sees the header's `struct virtio_net_hdr` in the
+    /// copy (all zeroes if `sock_hlen` is 0) before tun or tap do, and may
+    /// change it or refuse the packet.
     ///
-    /// Errors as C: `EFAULT` for `len < sock_hlen` or a failed copy, `EINVAL`
-    /// for such a `hdr_len` past the packet, `ENOMEM`; `ENOSPC` when the packet
+    /// Errors as C: `EFAULT` for `len < sock_hlen` or a failed copy, what
+    /// `check_hdr` returns, `ENOMEM`; `ENOSPC` when the packet
     /// does not fit in a page (or the batch is full, see [`TxBatch::flush`]):
     /// send that one with [`NetBackend::sendmsg`]. `backend` must be tun or
     /// tap (`EINVAL` otherwise): nothing else takes `TUN_MSG_PTR`.
@@ -108,7 +114,7 @@ impl TxBatch {
         iov: &[UserIovec],
         len: usize,
         sock_hlen: usize,
-        little_endian: bool,
+        check_hdr: impl FnOnce(&mut VirtioNetHdr) -> Result,
     ) -> Result {
         if !backend.is_tun_or_tap() {
             return Err(EINVAL);
@@ -119,6 +125,10 @@ impl TxBatch {
         let mut msg = msghdr(bindings::ITER_SOURCE, iov, len)?;
         if len < sock_hlen {
             return Err(EFAULT);
+        }
+        // Not reached from the driver: it knows no header this short.
+        if sock_hlen != 0 && sock_hlen < size_of::<VirtioNetHdr>() {
+            return Err(EINVAL);
         }
         let headroom = if backend.xdp() {
             rb::RVHOST_XDP_PACKET_HEADROOM as usize
@@ -154,8 +164,8 @@ impl TxBatch {
             Err(EFAULT)
         } else {
             // SAFETY: `buf` is the fragment of `buflen` bytes, ours alone; `hdr` is at
-            // `pad - sock_hlen` in it, `len` bytes were copied there.
-            unsafe { Self::fix_hdr(buf, pad, hdr, sock_hlen, len, little_endian) }
+            // `pad - sock_hlen` in it, `len >= sock_hlen` bytes were copied there.
+            unsafe { Self::place_hdr(buf, pad, sock_hlen, check_hdr) }
         };
         if let Err(e) = r {
             // SAFETY: `buf` was allocated above from a page_frag_cache and is not used
@@ -180,60 +190,38 @@ impl TxBatch {
         Ok(())
     }
 
-    /// The virtio-net header checks of `vhost_net_build_xdp()`, and the header
-    /// moved to the start of the buffer, where tun and tap read it.
+    /// The virtio-net header of `vhost_net_build_xdp()`: handed to
+    /// `check_hdr` where it was copied (or, without one, zeroes at the
+    /// start of the buffer), then moved to the start of the buffer, where
+    /// tun and tap read it.
     ///
     /// # Safety
     ///
-    /// `buf` points to `pad` bytes followed by the `len` copied bytes at
-    /// `hdr = buf + pad - sock_hlen`, with `pad >= 64 > 10`, writable and
-    /// not accessed concurrently.
-    unsafe fn fix_hdr(
+    /// `buf` points to a buffer, writable and not accessed concurrently, of
+    /// `pad` bytes whose last `sock_hlen` are initialised, and more after
+    /// them; `sock_hlen` is 0 or at least the size of [`VirtioNetHdr`], and
+    /// `pad` greater than that size.
+    unsafe fn place_hdr(
         buf: *mut u8,
         pad: usize,
-        hdr: *mut u8,
         sock_hlen: usize,
-        len: usize,
-        le: bool,
+        check_hdr: impl FnOnce(&mut VirtioNetHdr) -> Result,
     ) -> Result {
         let gso = if sock_hlen == 0 {
             // SAFETY: The first `pad` bytes are ours.
             unsafe { ptr::write_bytes(buf, 0, pad) };
             buf
         } else {
-            hdr
+            buf.wrapping_add(pad - sock_hlen)
         };
-        let rd = |off: usize| {
-            // SAFETY: `gso` has at least 10 readable bytes (within `pad` or the packet
-            // and the tail room after it); `off + 2 <= 10`.
-            let b = unsafe { ptr::read_unaligned(gso.add(off).cast::<[u8; 2]>()) };
-            if le {
-                u16::from_le_bytes(b)
-            } else {
-                u16::from_be_bytes(b)
-            }
-        };
-        // struct virtio_net_hdr: flags, gso_type, hdr_len, gso_size, csum_start,
-        // csum_offset.
-        // SAFETY: As for `rd`.
-        let flags = unsafe { gso.read() };
-        let need = u32::from(rd(6)) + u32::from(rd(8)) + 2;
-        if u32::from(flags) & rb::VIRTIO_NET_HDR_F_NEEDS_CSUM != 0 && need > u32::from(rd(4)) {
-            let hdr_len = need as u16;
-            let b = if le {
-                hdr_len.to_le_bytes()
-            } else {
-                hdr_len.to_be_bytes()
-            };
-            // SAFETY: As for `rd`, and writable.
-            unsafe { ptr::write_unaligned(gso.add(2).cast::<[u8; 2]>(), b) };
-            if usize::from(hdr_len) > len {
-                return Err(EINVAL);
-            }
-        }
+        // SAFETY: `gso` is `buf`, whose first `pad > size_of::<VirtioNetHdr>()` bytes were
+        // just zeroed, or the copied header of `sock_hlen >= size_of::<VirtioNetHdr>()`
+        // initialised bytes; they are ours, and no other reference to them exists while this
+        // one lives. The alignment of bytes is 1.
+        check_hdr(unsafe { &mut *gso.cast::<VirtioNetHdr>() })?;
         // "pad contains sock_hlen"
         // SAFETY: Both ranges are in the buffer; `ptr::copy` allows overlap.
-        unsafe { ptr::copy(hdr, buf, sock_hlen) };
+        unsafe { ptr::copy(gso, buf, sock_hlen) };
         Ok(())
     }
 
