@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * C wrappers for static inline kernel functions that rvhost calls from Rust.
- * Each module links its own copy (include/helpers_*.c).
+ * Defined in rust/helpers/, of which each module links its own copy.
  */
 #ifndef RVHOST_HELPERS_H
 #define RVHOST_HELPERS_H
