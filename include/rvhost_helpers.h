@@ -59,7 +59,6 @@ int rvhost_put_user_u16(unsigned long addr, u16 val);
 /* Busy polling. */
 unsigned long rvhost_busy_clock(void);
 bool rvhost_can_busy_poll(unsigned long endtime);
-void rvhost_cpu_relax(void);
 void rvhost_migrate_disable(void);
 void rvhost_migrate_enable(void);
 

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
 #include <linux/jiffies.h>
-#include <linux/processor.h>
 #include <linux/sched.h>
 #include <linux/sched/clock.h>
 #include <linux/sched/signal.h>
@@ -20,11 +19,6 @@ bool rvhost_can_busy_poll(unsigned long endtime)
 	return likely(!need_resched()) &&
 	       likely(!time_after(rvhost_busy_clock(), endtime)) &&
 	       likely(!signal_pending(current));
-}
-
-void rvhost_cpu_relax(void)
-{
-	cpu_relax();
 }
 
 void rvhost_migrate_disable(void)
