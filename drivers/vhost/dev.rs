@@ -25,7 +25,7 @@ use crate::{
         },
         params,
         poll::FilePoll,
-        user,
+        uapi, user,
         worker::{
             WorkHandler,
             Worker, //
@@ -200,7 +200,7 @@ impl<D: QueueData> Dev<D> {
 
     /// `VHOST_GET_FEATURES`: the first feature word.
     pub(crate) fn get_features(&self, arg: usize) -> Result<isize> {
-        let mut w = UserSlice::new(UserPtr::from_addr(arg), 8).writer();
+        let mut w = uapi::ioctl_arg(b::VHOST_GET_FEATURES, arg).writer();
         w.write(&self.features.words[0])?;
         Ok(0)
     }
@@ -208,7 +208,9 @@ impl<D: QueueData> Dev<D> {
     /// `VHOST_GET_FEATURES_ARRAY`: a `u64` count, then that many words; the
     /// words past the ones the kernel knows are zeroed.
     pub(crate) fn get_features_array(&self, arg: usize) -> Result<isize> {
-        let count: u64 = UserSlice::new(UserPtr::from_addr(arg), 8).reader().read()?;
+        let count: u64 = uapi::ioctl_arg(b::VHOST_GET_FEATURES_ARRAY, arg)
+            .reader()
+            .read()?;
         let words = UserPtr::from_addr(arg).wrapping_byte_add(8);
         let copied = count.min(WORDS as u64) as usize;
         let mut w = UserSlice::new(words, copied * 8).writer();
@@ -224,7 +226,9 @@ impl<D: QueueData> Dev<D> {
 
     /// `VHOST_SET_FEATURES`: one word, checked against what is offered.
     pub(crate) fn read_features(&self, arg: usize) -> Result<[u64; WORDS]> {
-        let word: u64 = UserSlice::new(UserPtr::from_addr(arg), 8).reader().read()?;
+        let word: u64 = uapi::ioctl_arg(b::VHOST_SET_FEATURES, arg)
+            .reader()
+            .read()?;
         if word & !self.features.words[0] != 0 {
             return Err(errno::eopnotsupp());
         }
@@ -235,7 +239,9 @@ impl<D: QueueData> Dev<D> {
 
     /// `VHOST_SET_FEATURES_ARRAY`: words past the known ones must be zero.
     pub(crate) fn read_features_array(&self, arg: usize) -> Result<[u64; WORDS]> {
-        let count: u64 = UserSlice::new(UserPtr::from_addr(arg), 8).reader().read()?;
+        let count: u64 = uapi::ioctl_arg(b::VHOST_SET_FEATURES_ARRAY, arg)
+            .reader()
+            .read()?;
         let mut all = [0u64; WORDS];
         let copied = count.min(WORDS as u64) as usize;
         let words = UserPtr::from_addr(arg).wrapping_byte_add(8);
@@ -293,14 +299,16 @@ impl<D: QueueData> Dev<D> {
 
     /// `VHOST_GET_BACKEND_FEATURES`.
     pub(crate) fn get_backend_features(&self, arg: usize) -> Result<isize> {
-        let mut w = UserSlice::new(UserPtr::from_addr(arg), 8).writer();
+        let mut w = uapi::ioctl_arg(b::VHOST_GET_BACKEND_FEATURES, arg).writer();
         w.write(&self.features.backend)?;
         Ok(0)
     }
 
     /// `VHOST_SET_BACKEND_FEATURES`: not owner-checked in C.
     pub(crate) fn set_backend_features(&self, arg: usize) -> Result<isize> {
-        let f: u64 = UserSlice::new(UserPtr::from_addr(arg), 8).reader().read()?;
+        let f: u64 = uapi::ioctl_arg(b::VHOST_SET_BACKEND_FEATURES, arg)
+            .reader()
+            .read()?;
         if f & !self.features.backend != 0 {
             return Err(errno::eopnotsupp());
         }
@@ -566,7 +574,9 @@ impl<D: QueueData> Dev<D> {
         if inner.owner.is_some() {
             return Err(EBUSY);
         }
-        let v: u8 = UserSlice::new(UserPtr::from_addr(arg), 1).reader().read()?;
+        let v: u8 = uapi::ioctl_arg(b::VHOST_SET_FORK_FROM_OWNER, arg)
+            .reader()
+            .read()?;
         if v > 1 {
             return Err(EINVAL);
         }
@@ -577,7 +587,7 @@ impl<D: QueueData> Dev<D> {
     /// `VHOST_GET_FORK_FROM_OWNER`.
     fn get_fork_owner(inner: &DevInner, arg: usize) -> Result<isize> {
         let v = u8::from(inner.fork_owner);
-        UserSlice::new(UserPtr::from_addr(arg), 1)
+        uapi::ioctl_arg(b::VHOST_GET_FORK_FROM_OWNER, arg)
             .writer()
             .write(&v)?;
         Ok(0)
@@ -615,7 +625,9 @@ impl<D: QueueData> Dev<D> {
 
     /// `VHOST_SET_LOG_BASE`.
     fn set_log_base(&self, arg: usize) -> Result<isize> {
-        let p: u64 = UserSlice::new(UserPtr::from_addr(arg), 8).reader().read()?;
+        let p: u64 = uapi::ioctl_arg(b::VHOST_SET_LOG_BASE, arg)
+            .reader()
+            .read()?;
         let mut r = Ok(0);
         for q in self.vqs.iter() {
             let mut vq = q.vq.lock();
@@ -631,7 +643,7 @@ impl<D: QueueData> Dev<D> {
 
     /// `VHOST_SET_LOG_FD`.
     fn set_log_fd(&self, inner: &mut DevInner, arg: usize) -> Result<isize> {
-        let fd: i32 = UserSlice::new(UserPtr::from_addr(arg), 4).reader().read()?;
+        let fd: i32 = uapi::ioctl_arg(b::VHOST_SET_LOG_FD, arg).reader().read()?;
         let ctx = if fd == -1 {
             None
         } else {
@@ -668,7 +680,10 @@ impl<D: QueueData> Dev<D> {
 
     /// `vhost_get_vq_from_user()`: the index a vring ioctl starts with.
     pub(crate) fn vq_index(&self, arg: usize) -> Result<usize> {
-        let idx: u32 = UserSlice::new(UserPtr::from_addr(arg), 4).reader().read()?;
+        // Whatever the command: C's get_user() of a u32.
+        let idx: u32 = UserSlice::new(UserPtr::from_addr(arg), core::mem::size_of::<u32>())
+            .reader()
+            .read()?;
         if idx >= self.nvqs() {
             return Err(errno::enobufs());
         }
@@ -680,19 +695,19 @@ impl<D: QueueData> Dev<D> {
         let idx = self.vq_index(arg)?;
         let q = &self.vqs[idx];
         let mut vq = q.vq.lock();
-        let ptr = UserPtr::from_addr(arg);
+        let argp = uapi::ioctl_arg(cmd, arg);
         match cmd {
             b::VHOST_SET_VRING_NUM => {
                 // `vhost_vring_set_num()` checks the backend before reading.
                 if vq.data.has_backend() {
                     return Err(EBUSY);
                 }
-                let s: b::vhost_vring_state = UserSlice::new(ptr, 8).reader().read()?;
+                let s: b::vhost_vring_state = argp.reader().read()?;
                 vq.set_num(s.num)?;
                 Ok(0)
             }
             b::VHOST_SET_VRING_ADDR => {
-                let a: b::vhost_vring_addr = UserSlice::new(ptr, 40).reader().read()?;
+                let a: b::vhost_vring_addr = argp.reader().read()?;
                 vq.set_addr(&a)?;
                 Ok(0)
             }
@@ -700,7 +715,7 @@ impl<D: QueueData> Dev<D> {
                 if vq.data.has_backend() {
                     return Err(EBUSY);
                 }
-                let s: b::vhost_vring_state = UserSlice::new(ptr, 8).reader().read()?;
+                let s: b::vhost_vring_state = argp.reader().read()?;
                 vq.set_base(s.num)?;
                 Ok(0)
             }
@@ -709,11 +724,11 @@ impl<D: QueueData> Dev<D> {
                     index: idx as u32,
                     num: vq.get_base(),
                 };
-                UserSlice::new(ptr, 8).writer().write(&s)?;
+                argp.writer().write(&s)?;
                 Ok(0)
             }
             b::VHOST_SET_VRING_KICK => {
-                let f: b::vhost_vring_file = UserSlice::new(ptr, 8).reader().read()?;
+                let f: b::vhost_vring_file = argp.reader().read()?;
                 let file = if f.fd == -1 {
                     None
                 } else {
@@ -743,7 +758,7 @@ impl<D: QueueData> Dev<D> {
                 r
             }
             b::VHOST_SET_VRING_CALL => {
-                let f: b::vhost_vring_file = UserSlice::new(ptr, 8).reader().read()?;
+                let f: b::vhost_vring_file = argp.reader().read()?;
                 vq.call = if f.fd == -1 {
                     None
                 } else {
@@ -752,7 +767,7 @@ impl<D: QueueData> Dev<D> {
                 Ok(0)
             }
             b::VHOST_SET_VRING_ERR => {
-                let f: b::vhost_vring_file = UserSlice::new(ptr, 8).reader().read()?;
+                let f: b::vhost_vring_file = argp.reader().read()?;
                 vq.err = if f.fd == -1 {
                     None
                 } else {
@@ -761,7 +776,7 @@ impl<D: QueueData> Dev<D> {
                 Ok(0)
             }
             b::VHOST_SET_VRING_BUSYLOOP_TIMEOUT => {
-                let s: b::vhost_vring_state = UserSlice::new(ptr, 8).reader().read()?;
+                let s: b::vhost_vring_state = argp.reader().read()?;
                 vq.busyloop_timeout = s.num;
                 Ok(0)
             }
@@ -770,7 +785,7 @@ impl<D: QueueData> Dev<D> {
                     index: idx as u32,
                     num: vq.busyloop_timeout,
                 };
-                UserSlice::new(ptr, 8).writer().write(&s)?;
+                argp.writer().write(&s)?;
                 Ok(0)
             }
             _ => Err(ENOIOCTLCMD),

@@ -42,6 +42,7 @@ use crate::{
             rx_batch::RxBatch,
             tx_batch::TxBatch, //
         },
+        uapi,
         worker::WorkHandler,
     },
     vq::{
@@ -1035,8 +1036,7 @@ impl MiscFile for Net {
         let dev = &this.dev;
         match cmd {
             b::VHOST_NET_SET_BACKEND => {
-                let f: b::vhost_vring_file =
-                    UserSlice::new(UserPtr::from_addr(arg), 8).reader().read()?;
+                let f: b::vhost_vring_file = uapi::ioctl_arg(cmd, arg).reader().read()?;
                 this.set_backend(f.index, f.fd)
             }
             b::VHOST_GET_FEATURES => dev.get_features(arg),
