@@ -73,7 +73,7 @@ use kernel::{
 };
 
 /// `EPOLLIN`, the mask a kick eventfd is polled for.
-const EPOLLIN: u32 = 0x1;
+const EPOLLIN: u32 = b::EPOLLIN;
 
 /// A queue and the poll of its kick eventfd.
 #[pin_data]
@@ -436,8 +436,7 @@ impl<D: QueueData> Dev<D> {
         if self.tlb.lock().read.is_empty() {
             0
         } else {
-            // EPOLLIN | EPOLLRDNORM
-            0x1 | 0x40
+            b::EPOLLIN | b::EPOLLRDNORM
         }
     }
 

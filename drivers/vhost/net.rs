@@ -40,7 +40,8 @@ use crate::{
             backend::NetBackend,
             iov::UserIovec,
             rx_batch::RxBatch,
-            tx_batch::TxBatch, //
+            tx_batch::TxBatch,
+            VHOST_NET_BATCH, //
         },
         uapi,
         worker::WorkHandler,
@@ -81,8 +82,8 @@ const WORK_RX_SOCK: u64 = 1 << 2;
 const WORK_TX_SOCK: u64 = 1 << 3;
 
 /// `EPOLLIN` and `EPOLLOUT`.
-const EPOLLIN: u32 = 0x1;
-const EPOLLOUT: u32 = 0x4;
+const EPOLLIN: u32 = b::EPOLLIN;
+const EPOLLOUT: u32 = b::EPOLLOUT;
 
 /// A queue gives up the worker after this many bytes (`VHOST_NET_WEIGHT`)
 /// or packets (`VHOST_NET_PKT_WEIGHT`), so that the other queue and other
@@ -91,15 +92,15 @@ const WEIGHT: usize = 0x80000;
 const PKT_WEIGHT: usize = 256;
 
 /// `UIO_MAXIOV`: at most this many pieces per packet.
-const MAXIOV: usize = 1024;
+const MAXIOV: usize = kernel::bindings::UIO_MAXIOV as usize;
 
 /// `VHOST_NET_BATCH`: used entries are published (and the guest maybe
 /// interrupted) every this many chains; in order, each such batch of
 /// transmitted chains is one used entry.
-const BATCH: usize = 64;
+const BATCH: usize = VHOST_NET_BATCH;
 
 /// `sizeof(struct virtio_net_hdr)`: what vhost writes itself on receive.
-const HDR_LEN: usize = 10;
+const HDR_LEN: usize = core::mem::size_of::<b::virtio_net_hdr>();
 
 /// `vhost_net_bits` and `VHOST_NET_BACKEND_FEATURES` of the C driver, and
 /// the packed ring, which only rvhost offers.
