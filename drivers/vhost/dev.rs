@@ -440,10 +440,6 @@ impl<D: QueueData> Dev<D> {
         }
     }
 
-    pub(crate) fn has_owner(inner: &DevInner) -> bool {
-        inner.owner.is_some()
-    }
-
     /// `VHOST_SET_OWNER`: the calling process becomes the owner, and its
     /// worker is created.
     pub(crate) fn set_owner(
@@ -501,13 +497,6 @@ impl<D: QueueData> Dev<D> {
     pub(crate) fn flush(inner: &DevInner) {
         if let Some(w) = &inner.worker {
             w.flush();
-        }
-    }
-
-    /// Queues work on the worker, if there is one.
-    pub(crate) fn queue(inner: &DevInner, work: u64) {
-        if let Some(w) = &inner.worker {
-            w.queue(work);
         }
     }
 
@@ -789,16 +778,5 @@ impl<D: QueueData> Dev<D> {
             }
             _ => Err(ENOIOCTLCMD),
         }
-    }
-
-    /// The answer to an ioctl this device does not know: C checks ownership
-    /// (`vhost_dev_ioctl`), then reads a ring index (`vhost_vring_ioctl`),
-    /// and only then gives up with `ENOIOCTLCMD` (which the VFS turns into
-    /// `ENOTTY`).
-    pub(crate) fn unknown_ioctl(&self, arg: usize) -> Result<isize> {
-        let inner = self.inner.lock();
-        Self::check_owner(&inner)?;
-        self.vq_index(arg)?;
-        Err(ENOIOCTLCMD)
     }
 }

@@ -2,27 +2,21 @@
 
 //! rvhost_net: `/dev/vhost-net` in Rust, a drop-in for vhost_net.ko.
 
-// Shared by both modules, each of which uses only part of it.
-#[allow(dead_code)]
 mod dev;
 mod features;
-#[allow(dead_code)]
 mod guest;
-#[allow(dead_code)]
 mod iotlb;
-#[allow(dead_code)]
+// The host crate (tools/host) uses all of mem and ring; this module a part.
+#[expect(dead_code)]
 mod mem;
 mod net;
 // `pub` as in the host crate that builds it too (tools/host/net).
 pub mod net_hdr;
-#[allow(dead_code)]
+#[expect(dead_code)]
 mod ring;
-#[allow(dead_code)]
 #[path = "../../rust/mod.rs"]
 mod rvhost;
-#[allow(dead_code)]
 mod umem;
-#[allow(dead_code)]
 mod vq;
 
 use kernel::prelude::*;

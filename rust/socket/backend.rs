@@ -210,19 +210,10 @@ impl NetBackend {
         sock_result(unsafe { sendmsg(self.sock.as_ptr(), &mut msg, len) })
     }
 
-    /// `sock->ops->recvmsg()` of `handle_rx()` (`MSG_DONTWAIT | MSG_TRUNC`):
-    /// receives the next packet into the first `len` bytes of `iov` and returns
-    /// its length, which exceeds `len` if it was truncated.
+    /// `sock->ops->recvmsg()` of `handle_rx()` (`MSG_DONTWAIT | MSG_TRUNC`)
+    /// into `msg`, for [`RxBatch::recv`](super::rx_batch::RxBatch::recv):
+    /// returns the packet's length, which exceeds `len` if it was truncated.
     ///
-    /// For tun and tap, prefer [`RxBatch::recv`](super::rx_batch::RxBatch::recv)
-    /// once an `RxBatch` is in use: this takes the packet at the head of the
-    /// ring, after the batch.
-    pub(crate) fn recvmsg(&self, iov: &[UserIovec], len: usize) -> Result<usize> {
-        let mut msg = msghdr(bindings::ITER_DEST, iov, len)?;
-        // SAFETY: A null pointer is no entry.
-        unsafe { self.recv_ptr(&mut msg, len, ptr::null_mut()) }
-    }
-
     /// # Safety
     ///
     /// `ptr` is null or an entry of this backend's ring that the caller owns;

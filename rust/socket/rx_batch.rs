@@ -140,7 +140,7 @@ impl RxBatch {
         unsafe { rb::rvhost_tun_ptr_peek_len(self.queue[self.head]) }.max(0) as usize
     }
 
-    /// `recvmsg()` as [`NetBackend::recvmsg`], of the packet
+    /// `sock->ops->recvmsg()` of `handle_rx()`, of the packet
     /// [`RxBatch::peek_len`] measured: for tun and tap the batch's head entry
     /// is handed to the socket (C's `msg_control` of `handle_rx()`), which
     /// consumes it whatever the result.

@@ -67,7 +67,7 @@ pub(crate) struct TxBatch {
 // SAFETY: The buffers are page fragments, which any thread may free or hand to a socket;
 // the page_frag_cache is only used through `&mut self`.
 unsafe impl Send for TxBatch {}
-// SAFETY: `&TxBatch` only reads `n`.
+// SAFETY: `&TxBatch` gives access to nothing.
 unsafe impl Sync for TxBatch {}
 
 impl TxBatch {
@@ -79,16 +79,6 @@ impl TxBatch {
             // page_frag_cache_init()
             pf: bindings::page_frag_cache::default(),
         })
-    }
-
-    /// Packets held (`nvq->batched_xdp`).
-    pub(crate) fn len(&self) -> usize {
-        self.n
-    }
-
-    /// Whether no packets are held.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.n == 0
     }
 
     fn xdp_ptr(&mut self, i: usize) -> *mut rb::xdp_buff {
@@ -228,7 +218,8 @@ impl TxBatch {
     /// C's `vhost_tx_batch()` send: hands the batch to `backend` in one
     /// `sendmsg` with `TUN_MSG_PTR`, and is empty afterwards. On an error
     /// (tun: `EBADFD`, detached) the packets are freed, as C does. Call it
-    /// when [`TxBatch::len`] reaches [`VHOST_NET_BATCH`] and when TX stops.
+    /// when the batch is full ([`TxBatch::add`] answers `ENOSPC` with
+    /// [`VHOST_NET_BATCH`] packets held) and when TX stops.
     pub(crate) fn flush(&mut self, backend: &NetBackend) -> Result {
         if self.n == 0 {
             return Ok(());
