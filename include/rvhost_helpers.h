@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * C wrappers for static inline kernel functions that rvhost calls from Rust.
- * Each module links its own copy (include/helpers_*.c).
+ * Defined in rust/helpers/, of which each module links its own copy.
  */
 #ifndef RVHOST_HELPERS_H
 #define RVHOST_HELPERS_H
@@ -59,7 +59,6 @@ int rvhost_put_user_u16(unsigned long addr, u16 val);
 /* Busy polling. */
 unsigned long rvhost_busy_clock(void);
 bool rvhost_can_busy_poll(unsigned long endtime);
-void rvhost_cpu_relax(void);
 void rvhost_migrate_disable(void);
 void rvhost_migrate_enable(void);
 

@@ -5,6 +5,7 @@
 
 use crate::rvhost::bindings as rb;
 use core::marker::PhantomData;
+use kernel::processor::cpu_relax;
 
 /// A bounded spin on the current CPU.
 ///
@@ -43,8 +44,7 @@ impl BusyLoop {
 
     /// One spin of the loop (`cpu_relax()`).
     pub(crate) fn relax(&self) {
-        // SAFETY: A pause instruction; no requirements.
-        unsafe { rb::rvhost_cpu_relax() };
+        cpu_relax();
     }
 }
 

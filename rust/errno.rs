@@ -21,3 +21,8 @@ pub(crate) fn enobufs() -> Error {
 pub(crate) fn eopnotsupp() -> Error {
     Error::from_errno(-(bindings::EOPNOTSUPP as i32))
 }
+
+/// `ENOTSOCK`: what `VHOST_NET_SET_BACKEND` answers for any unusable fd.
+pub(crate) fn enotsock() -> Error {
+    Error::from_errno(-(bindings::ENOTSOCK as i32))
+}

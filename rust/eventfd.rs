@@ -53,11 +53,6 @@ impl EventFd {
         // SAFETY: `ctx` is valid by the type invariants.
         unsafe { rb::rvhost_eventfd_signal(self.ctx.as_ptr()) };
     }
-
-    /// Whether `self` and `other` are the same eventfd.
-    pub(crate) fn same(&self, other: &EventFd) -> bool {
-        self.ctx == other.ctx
-    }
 }
 
 impl Drop for EventFd {
@@ -97,10 +92,5 @@ impl EventFile {
     /// The file, to poll it (see [`crate::rvhost::poll::FilePoll`]).
     pub(crate) fn file(&self) -> &File {
         &self.file
-    }
-
-    /// Whether `self` and `other` are the same eventfd.
-    pub(crate) fn same(&self, other: &EventFile) -> bool {
-        self.file.as_ptr() == other.file.as_ptr()
     }
 }

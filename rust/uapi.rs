@@ -1,13 +1,27 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The vhost uapi structures as plain bytes, so that they can be copied
-//! from and to userspace with `kernel::uaccess`.
+//! from and to userspace with `kernel::uaccess`, and the user memory an
+//! ioctl's argument points to.
 
 use crate::rvhost::bindings as b;
-use kernel::transmute::{
-    AsBytes,
-    FromBytes, //
+use kernel::{
+    ioctl::_IOC_SIZE,
+    transmute::{
+        AsBytes,
+        FromBytes, //
+    },
+    uaccess::{
+        UserPtr,
+        UserSlice, //
+    },
 };
+
+/// The argument of the ioctl `cmd` at `arg`: as many bytes as the size
+/// field of the command says (`_IOC_SIZE()`), as Rust Binder reads its own.
+pub(crate) fn ioctl_arg(cmd: u32, arg: usize) -> UserSlice {
+    UserSlice::new(UserPtr::from_addr(arg), _IOC_SIZE(cmd))
+}
 
 macro_rules! plain {
     ($($t:ty),* $(,)?) => {

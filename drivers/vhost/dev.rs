@@ -25,7 +25,7 @@ use crate::{
         },
         params,
         poll::FilePoll,
-        user,
+        uapi, user,
         worker::{
             WorkHandler,
             Worker, //
@@ -73,7 +73,7 @@ use kernel::{
 };
 
 /// `EPOLLIN`, the mask a kick eventfd is polled for.
-const EPOLLIN: u32 = 0x1;
+const EPOLLIN: u32 = b::EPOLLIN;
 
 /// A queue and the poll of its kick eventfd.
 #[pin_data]
@@ -214,7 +214,7 @@ impl<D: QueueData> Dev<D> {
 
     /// `VHOST_GET_FEATURES`: the first feature word.
     pub(crate) fn get_features(&self, arg: usize) -> Result<isize> {
-        let mut w = UserSlice::new(UserPtr::from_addr(arg), 8).writer();
+        let mut w = uapi::ioctl_arg(b::VHOST_GET_FEATURES, arg).writer();
         w.write(&self.features.words[0])?;
         Ok(0)
     }
@@ -222,7 +222,9 @@ impl<D: QueueData> Dev<D> {
     /// `VHOST_GET_FEATURES_ARRAY`: a `u64` count, then that many words; the
     /// words past the ones the kernel knows are zeroed.
     pub(crate) fn get_features_array(&self, arg: usize) -> Result<isize> {
-        let count: u64 = UserSlice::new(UserPtr::from_addr(arg), 8).reader().read()?;
+        let count: u64 = uapi::ioctl_arg(b::VHOST_GET_FEATURES_ARRAY, arg)
+            .reader()
+            .read()?;
         let words = UserPtr::from_addr(arg).wrapping_byte_add(8);
         let copied = count.min(WORDS as u64) as usize;
         let mut w = UserSlice::new(words, copied * 8).writer();
@@ -238,7 +240,9 @@ impl<D: QueueData> Dev<D> {
 
     /// `VHOST_SET_FEATURES`: one word, checked against what is offered.
     pub(crate) fn read_features(&self, arg: usize) -> Result<[u64; WORDS]> {
-        let word: u64 = UserSlice::new(UserPtr::from_addr(arg), 8).reader().read()?;
+        let word: u64 = uapi::ioctl_arg(b::VHOST_SET_FEATURES, arg)
+            .reader()
+            .read()?;
         if word & !self.features.words[0] != 0 {
             return Err(errno::eopnotsupp());
         }
@@ -249,7 +253,9 @@ impl<D: QueueData> Dev<D> {
 
     /// `VHOST_SET_FEATURES_ARRAY`: words past the known ones must be zero.
     pub(crate) fn read_features_array(&self, arg: usize) -> Result<[u64; WORDS]> {
-        let count: u64 = UserSlice::new(UserPtr::from_addr(arg), 8).reader().read()?;
+        let count: u64 = uapi::ioctl_arg(b::VHOST_SET_FEATURES_ARRAY, arg)
+            .reader()
+            .read()?;
         let mut all = [0u64; WORDS];
         let copied = count.min(WORDS as u64) as usize;
         let words = UserPtr::from_addr(arg).wrapping_byte_add(8);
@@ -308,14 +314,16 @@ impl<D: QueueData> Dev<D> {
 
     /// `VHOST_GET_BACKEND_FEATURES`.
     pub(crate) fn get_backend_features(&self, arg: usize) -> Result<isize> {
-        let mut w = UserSlice::new(UserPtr::from_addr(arg), 8).writer();
+        let mut w = uapi::ioctl_arg(b::VHOST_GET_BACKEND_FEATURES, arg).writer();
         w.write(&self.features.backend)?;
         Ok(0)
     }
 
     /// `VHOST_SET_BACKEND_FEATURES`: not owner-checked in C.
     pub(crate) fn set_backend_features(&self, arg: usize) -> Result<isize> {
-        let f: u64 = UserSlice::new(UserPtr::from_addr(arg), 8).reader().read()?;
+        let f: u64 = uapi::ioctl_arg(b::VHOST_SET_BACKEND_FEATURES, arg)
+            .reader()
+            .read()?;
         if f & !self.features.backend != 0 {
             return Err(errno::eopnotsupp());
         }
@@ -444,13 +452,8 @@ impl<D: QueueData> Dev<D> {
         if self.msgs.lock().read.is_empty() {
             0
         } else {
-            // EPOLLIN | EPOLLRDNORM
-            0x1 | 0x40
+            b::EPOLLIN | b::EPOLLRDNORM
         }
-    }
-
-    pub(crate) fn has_owner(inner: &DevInner) -> bool {
-        inner.owner.is_some()
     }
 
     /// `VHOST_SET_OWNER`: the calling process becomes the owner, and its
@@ -510,13 +513,6 @@ impl<D: QueueData> Dev<D> {
     pub(crate) fn flush(inner: &DevInner) {
         if let Some(w) = &inner.worker {
             w.flush();
-        }
-    }
-
-    /// Queues work on the worker, if there is one.
-    pub(crate) fn queue(inner: &DevInner, work: u64) {
-        if let Some(w) = &inner.worker {
-            w.queue(work);
         }
     }
 
@@ -588,7 +584,9 @@ impl<D: QueueData> Dev<D> {
         if inner.owner.is_some() {
             return Err(EBUSY);
         }
-        let v: u8 = UserSlice::new(UserPtr::from_addr(arg), 1).reader().read()?;
+        let v: u8 = uapi::ioctl_arg(b::VHOST_SET_FORK_FROM_OWNER, arg)
+            .reader()
+            .read()?;
         if v > 1 {
             return Err(EINVAL);
         }
@@ -599,7 +597,7 @@ impl<D: QueueData> Dev<D> {
     /// `VHOST_GET_FORK_FROM_OWNER`.
     fn get_fork_owner(inner: &DevInner, arg: usize) -> Result<isize> {
         let v = u8::from(inner.fork_owner);
-        UserSlice::new(UserPtr::from_addr(arg), 1)
+        uapi::ioctl_arg(b::VHOST_GET_FORK_FROM_OWNER, arg)
             .writer()
             .write(&v)?;
         Ok(0)
@@ -637,7 +635,9 @@ impl<D: QueueData> Dev<D> {
 
     /// `VHOST_SET_LOG_BASE`.
     fn set_log_base(&self, arg: usize) -> Result<isize> {
-        let p: u64 = UserSlice::new(UserPtr::from_addr(arg), 8).reader().read()?;
+        let p: u64 = uapi::ioctl_arg(b::VHOST_SET_LOG_BASE, arg)
+            .reader()
+            .read()?;
         let mut r = Ok(0);
         for q in self.vqs.iter() {
             let mut vq = q.vq.lock();
@@ -653,7 +653,7 @@ impl<D: QueueData> Dev<D> {
 
     /// `VHOST_SET_LOG_FD`.
     fn set_log_fd(&self, inner: &mut DevInner, arg: usize) -> Result<isize> {
-        let fd: i32 = UserSlice::new(UserPtr::from_addr(arg), 4).reader().read()?;
+        let fd: i32 = uapi::ioctl_arg(b::VHOST_SET_LOG_FD, arg).reader().read()?;
         let ctx = if fd == -1 {
             None
         } else {
@@ -690,7 +690,10 @@ impl<D: QueueData> Dev<D> {
 
     /// `vhost_get_vq_from_user()`: the index a vring ioctl starts with.
     pub(crate) fn vq_index(&self, arg: usize) -> Result<usize> {
-        let idx: u32 = UserSlice::new(UserPtr::from_addr(arg), 4).reader().read()?;
+        // Whatever the command: C's get_user() of a u32.
+        let idx: u32 = UserSlice::new(UserPtr::from_addr(arg), core::mem::size_of::<u32>())
+            .reader()
+            .read()?;
         if idx >= self.nvqs() {
             return Err(errno::enobufs());
         }
@@ -702,19 +705,19 @@ impl<D: QueueData> Dev<D> {
         let idx = self.vq_index(arg)?;
         let q = &self.vqs[idx];
         let mut vq = q.vq.lock();
-        let ptr = UserPtr::from_addr(arg);
+        let argp = uapi::ioctl_arg(cmd, arg);
         match cmd {
             b::VHOST_SET_VRING_NUM => {
                 // `vhost_vring_set_num()` checks the backend before reading.
                 if vq.data.has_backend() {
                     return Err(EBUSY);
                 }
-                let s: b::vhost_vring_state = UserSlice::new(ptr, 8).reader().read()?;
+                let s: b::vhost_vring_state = argp.reader().read()?;
                 vq.set_num(s.num)?;
                 Ok(0)
             }
             b::VHOST_SET_VRING_ADDR => {
-                let a: b::vhost_vring_addr = UserSlice::new(ptr, 40).reader().read()?;
+                let a: b::vhost_vring_addr = argp.reader().read()?;
                 vq.set_addr(&a)?;
                 Ok(0)
             }
@@ -722,7 +725,7 @@ impl<D: QueueData> Dev<D> {
                 if vq.data.has_backend() {
                     return Err(EBUSY);
                 }
-                let s: b::vhost_vring_state = UserSlice::new(ptr, 8).reader().read()?;
+                let s: b::vhost_vring_state = argp.reader().read()?;
                 vq.set_base(s.num)?;
                 Ok(0)
             }
@@ -731,11 +734,11 @@ impl<D: QueueData> Dev<D> {
                     index: idx as u32,
                     num: vq.get_base(),
                 };
-                UserSlice::new(ptr, 8).writer().write(&s)?;
+                argp.writer().write(&s)?;
                 Ok(0)
             }
             b::VHOST_SET_VRING_KICK => {
-                let f: b::vhost_vring_file = UserSlice::new(ptr, 8).reader().read()?;
+                let f: b::vhost_vring_file = argp.reader().read()?;
                 let file = if f.fd == -1 {
                     None
                 } else {
@@ -765,7 +768,7 @@ impl<D: QueueData> Dev<D> {
                 r
             }
             b::VHOST_SET_VRING_CALL => {
-                let f: b::vhost_vring_file = UserSlice::new(ptr, 8).reader().read()?;
+                let f: b::vhost_vring_file = argp.reader().read()?;
                 vq.call = if f.fd == -1 {
                     None
                 } else {
@@ -774,7 +777,7 @@ impl<D: QueueData> Dev<D> {
                 Ok(0)
             }
             b::VHOST_SET_VRING_ERR => {
-                let f: b::vhost_vring_file = UserSlice::new(ptr, 8).reader().read()?;
+                let f: b::vhost_vring_file = argp.reader().read()?;
                 vq.err = if f.fd == -1 {
                     None
                 } else {
@@ -783,7 +786,7 @@ impl<D: QueueData> Dev<D> {
                 Ok(0)
             }
             b::VHOST_SET_VRING_BUSYLOOP_TIMEOUT => {
-                let s: b::vhost_vring_state = UserSlice::new(ptr, 8).reader().read()?;
+                let s: b::vhost_vring_state = argp.reader().read()?;
                 vq.busyloop_timeout = s.num;
                 Ok(0)
             }
@@ -792,21 +795,10 @@ impl<D: QueueData> Dev<D> {
                     index: idx as u32,
                     num: vq.busyloop_timeout,
                 };
-                UserSlice::new(ptr, 8).writer().write(&s)?;
+                argp.writer().write(&s)?;
                 Ok(0)
             }
             _ => Err(ENOIOCTLCMD),
         }
-    }
-
-    /// The answer to an ioctl this device does not know: C checks ownership
-    /// (`vhost_dev_ioctl`), then reads a ring index (`vhost_vring_ioctl`),
-    /// and only then gives up with `ENOIOCTLCMD` (which the VFS turns into
-    /// `ENOTTY`).
-    pub(crate) fn unknown_ioctl(&self, arg: usize) -> Result<isize> {
-        let inner = self.inner.lock();
-        Self::check_owner(&inner)?;
-        self.vq_index(arg)?;
-        Err(ENOIOCTLCMD)
     }
 }

@@ -31,7 +31,7 @@ use crate::{
     },
     rvhost::{
         dirty,
-        socket::UserIovec,
+        socket::iov::UserIovec,
         user, //
     },
     umem::{

@@ -21,6 +21,7 @@ use crate::{
         ACCESS_WO, //
     },
     mem::Prefetch,
+    net_hdr,
     ring::{
         Chain,
         Error as RingError,
@@ -36,11 +37,13 @@ use crate::{
         miscdev::MiscFile,
         poll::FilePoll,
         socket::{
-            NetBackend,
-            RxBatch,
-            TxBatch,
-            UserIovec, //
+            backend::NetBackend,
+            iov::UserIovec,
+            rx_batch::RxBatch,
+            tx_batch::TxBatch,
+            VHOST_NET_BATCH, //
         },
+        uapi,
         worker::WorkHandler,
     },
     vq::{
@@ -79,8 +82,8 @@ const WORK_RX_SOCK: u64 = 1 << 2;
 const WORK_TX_SOCK: u64 = 1 << 3;
 
 /// `EPOLLIN` and `EPOLLOUT`.
-const EPOLLIN: u32 = 0x1;
-const EPOLLOUT: u32 = 0x4;
+const EPOLLIN: u32 = b::EPOLLIN;
+const EPOLLOUT: u32 = b::EPOLLOUT;
 
 /// A queue gives up the worker after this many bytes (`VHOST_NET_WEIGHT`)
 /// or packets (`VHOST_NET_PKT_WEIGHT`), so that the other queue and other
@@ -89,15 +92,15 @@ const WEIGHT: usize = 0x80000;
 const PKT_WEIGHT: usize = 256;
 
 /// `UIO_MAXIOV`: at most this many pieces per packet.
-const MAXIOV: usize = 1024;
+const MAXIOV: usize = kernel::bindings::UIO_MAXIOV as usize;
 
 /// `VHOST_NET_BATCH`: used entries are published (and the guest maybe
 /// interrupted) every this many chains; in order, each such batch of
 /// transmitted chains is one used entry.
-const BATCH: usize = 64;
+const BATCH: usize = VHOST_NET_BATCH;
 
 /// `sizeof(struct virtio_net_hdr)`: what vhost writes itself on receive.
-const HDR_LEN: usize = 10;
+const HDR_LEN: usize = core::mem::size_of::<b::virtio_net_hdr>();
 
 /// `vhost_net_bits` and `VHOST_NET_BACKEND_FEATURES` of the C driver, and
 /// the packed ring, which only rvhost offers.
@@ -580,7 +583,9 @@ impl Net {
                 // tap drops it instead).
                 let batched = batching
                     && match data.txb.as_mut() {
-                        Some(b) => match b.add(sock, &data.buf.iov, len, data.sock_hlen, true) {
+                        Some(b) => match b.add(sock, &data.buf.iov, len, data.sock_hlen, |hdr| {
+                            net_hdr::fix_csum_hdr_len(hdr, true, len).map_err(|_| EINVAL)
+                        }) {
                             Ok(()) => true,
                             Err(_) => {
                                 Self::tx_flush(&mut data.txb, sock, run);
@@ -1037,8 +1042,7 @@ impl MiscFile for Net {
         let dev = &this.dev;
         match cmd {
             b::VHOST_NET_SET_BACKEND => {
-                let f: b::vhost_vring_file =
-                    UserSlice::new(UserPtr::from_addr(arg), 8).reader().read()?;
+                let f: b::vhost_vring_file = uapi::ioctl_arg(cmd, arg).reader().read()?;
                 this.set_backend(f.index, f.fd)
             }
             b::VHOST_GET_FEATURES => dev.get_features(arg),

@@ -2,31 +2,42 @@
 
 //! rvhost_net: `/dev/vhost-net` in Rust, a drop-in for vhost_net.ko.
 
-// Shared by both modules, each of which uses only part of it.
-#[allow(dead_code)]
 mod dev;
 mod features;
-#[allow(dead_code)]
 mod guest;
-#[allow(dead_code)]
 mod iotlb;
-#[allow(dead_code)]
+// The host crate (tools/host) uses all of mem and ring; this module a part.
+#[expect(dead_code)]
 mod mem;
 mod net;
-#[allow(dead_code)]
+// `pub` as in the host crate that builds it too (tools/host/net).
+pub mod net_hdr;
+#[expect(dead_code)]
 mod ring;
-#[allow(dead_code)]
 #[path = "../../rust/mod.rs"]
 mod rvhost;
-#[allow(dead_code)]
 mod umem;
-#[allow(dead_code)]
 mod vq;
 
 use kernel::prelude::*;
 use rvhost::{
     bindings as b,
     miscdev::Registration, //
+};
+
+// The layout of `struct virtio_net_hdr` that net_hdr.rs, `core`-only,
+// spells out itself.
+const _: () = {
+    use core::mem::{
+        offset_of,
+        size_of, //
+    };
+    assert!(net_hdr::VIRTIO_NET_HDR_SIZE == size_of::<b::virtio_net_hdr>());
+    assert!(net_hdr::VIRTIO_NET_HDR_F_NEEDS_CSUM as u32 == b::VIRTIO_NET_HDR_F_NEEDS_CSUM);
+    assert!(offset_of!(b::virtio_net_hdr, flags) == 0);
+    assert!(offset_of!(b::virtio_net_hdr, hdr_len) == 2);
+    assert!(offset_of!(b::virtio_net_hdr, csum_start) == 6);
+    assert!(offset_of!(b::virtio_net_hdr, csum_offset) == 8);
 };
 
 module! {

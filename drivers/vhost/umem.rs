@@ -38,14 +38,6 @@ pub(crate) fn kernel_error(e: mem::Errno) -> Error {
     Error::from_errno(e.to_errno())
 }
 
-/// One region: guest physical range and where the owner mapped it.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Region {
-    pub(crate) gpa: u64,
-    pub(crate) size: u64,
-    pub(crate) uaddr: u64,
-}
-
 /// The guest's memory as the owner mapped it.
 pub(crate) struct Table {
     map: Iotlb<Slots>,
@@ -79,13 +71,5 @@ impl Table {
     /// The entries, for the checks of `mem`.
     pub(crate) fn map(&self) -> &Iotlb<Slots> {
         &self.map
-    }
-
-    pub(crate) fn regions(&self) -> impl Iterator<Item = Region> + '_ {
-        self.map.maps().map(|m| Region {
-            gpa: m.start,
-            size: m.size(),
-            uaddr: m.addr,
-        })
     }
 }

@@ -39,13 +39,13 @@ use crate::{
 use kernel::{alloc::KVVec, prelude::*, sync::Arc};
 
 /// `VIRTIO_F_RING_PACKED`.
-const RING_PACKED: u32 = 34;
+const RING_PACKED: u32 = bindings::VIRTIO_F_RING_PACKED;
 /// `VIRTIO_RING_F_EVENT_IDX`.
-const EVENT_IDX: u32 = 29;
+const EVENT_IDX: u32 = bindings::VIRTIO_RING_F_EVENT_IDX;
 /// `VHOST_F_LOG_ALL`.
-pub(crate) const LOG_ALL: u32 = 26;
+pub(crate) const LOG_ALL: u32 = bindings::VHOST_F_LOG_ALL;
 /// `VHOST_VRING_F_LOG`.
-pub(crate) const VRING_F_LOG: u32 = 0;
+pub(crate) const VRING_F_LOG: u32 = bindings::VHOST_VRING_F_LOG;
 
 /// The ring layer's queue, as the kernel instantiates it.
 pub(crate) type Ring = Vring<KVVec<Desc>>;

@@ -55,6 +55,19 @@ impl WorkHandler for Vsock {
     fn run(&self, _work: u64) {}
 }
 
+impl Vsock {
+    /// The answer to an ioctl this device does not know: C checks ownership
+    /// (`vhost_dev_ioctl`), then reads a ring index (`vhost_vring_ioctl`),
+    /// and only then gives up with `ENOIOCTLCMD` (which the VFS turns into
+    /// `ENOTTY`).
+    fn unknown_ioctl(dev: &Dev<VsockQueue>, arg: usize) -> Result<isize> {
+        let inner = dev.lock();
+        Dev::<VsockQueue>::check_owner(&inner)?;
+        dev.vq_index(arg)?;
+        Err(ENOIOCTLCMD)
+    }
+}
+
 impl MiscFile for Vsock {
     type Ptr = Arc<Self>;
 
@@ -89,7 +102,7 @@ impl MiscFile for Vsock {
                 let handler: Arc<Vsock> = this.into();
                 dev.set_owner(&mut inner, handler)
             }
-            _ => dev.unknown_ioctl(arg),
+            _ => Self::unknown_ioctl(dev, arg),
         }
     }
 

@@ -2,24 +2,23 @@
 
 //! rvhost_vsock: `/dev/vhost-vsock` in Rust, a drop-in for vhost_vsock.ko.
 
-// Shared by both modules, each of which uses only part of it.
-#[allow(dead_code)]
+// Shared with rvhost_net, of which this foundation uses a part only; ring
+// and mem are all used by the host crate (tools/host) as well.
+#[expect(dead_code)]
 mod dev;
 mod features;
-#[allow(dead_code)]
+#[expect(dead_code)]
 mod guest;
-#[allow(dead_code)]
 mod iotlb;
-#[allow(dead_code)]
+#[expect(dead_code)]
 mod mem;
-#[allow(dead_code)]
+#[expect(dead_code)]
 mod ring;
-#[allow(dead_code)]
+#[expect(dead_code)]
 #[path = "../../rust/mod.rs"]
 mod rvhost;
-#[allow(dead_code)]
 mod umem;
-#[allow(dead_code)]
+#[expect(dead_code)]
 mod vq;
 mod vsock;
 

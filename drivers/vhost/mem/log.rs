@@ -221,7 +221,7 @@ pub fn log_write_hva<S: Storage, E, F: FnMut(LogBit) -> Result<(), E> + ?Sized>(
 /// the pieces are logged with [`log_write_hva`] through `umem` — only the
 /// first piece, since C's loop reuses its bound `ret` for the result of
 /// `log_write_hva()`, which ends it.
-#[allow(clippy::too_many_arguments)]
+#[expect(clippy::too_many_arguments)]
 pub fn log_used<S: Storage, T: Storage, E, F: FnMut(LogBit) -> Result<(), E> + ?Sized>(
     iotlb: Option<&Iotlb<S>>,
     umem: &Iotlb<T>,

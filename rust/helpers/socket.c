@@ -1,8 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/*
- * Included by include/helpers_net.c and include/helpers_vsock.c, so each
- * module has its own copy (an object in two modules is a kbuild error).
- */
+
 #include <linux/if_packet.h>
 #include <linux/if_tap.h>
 #include <linux/if_tun.h>
@@ -11,17 +8,8 @@
 #include <linux/page_frag_cache.h>
 #include <linux/ptr_ring.h>
 #include <linux/skb_array.h>
-#include <linux/cgroup.h>
-#include <linux/eventfd.h>
-#include <linux/kthread.h>
-#include <linux/poll.h>
-#include <linux/sched.h>
-#include <linux/sched/clock.h>
-#include <linux/sched/signal.h>
-#include <linux/uaccess.h>
 #include <net/sock.h>
 #include <net/xdp.h>
-#include <linux/wait.h>
 
 #include "rvhost_helpers.h"
 
@@ -141,112 +129,4 @@ void rvhost_xdp_buff_prepare(struct xdp_buff *xdp, void *buf,
 void rvhost_xdp_buff_put(struct xdp_buff *xdp)
 {
 	put_page(virt_to_head_page(xdp->data));
-}
-
-void rvhost_set_current_running(void)
-{
-	__set_current_state(TASK_RUNNING);
-}
-
-/* With the barrier that pairs with the waker's test of the work bits. */
-void rvhost_set_current_interruptible(void)
-{
-	set_current_state(TASK_INTERRUPTIBLE);
-}
-
-void rvhost_cond_resched(void)
-{
-	cond_resched();
-}
-
-/* kthread_create() is a variadic macro; the name is never a format. */
-struct task_struct *rvhost_kthread_create(int (*fn)(void *), void *data,
-					  const char *name)
-{
-	return kthread_create(fn, data, "%s", name);
-}
-
-/* A static inline returning 0 without CONFIG_CGROUPS. */
-int rvhost_cgroup_attach_task_all(struct task_struct *from,
-				  struct task_struct *to)
-{
-	return cgroup_attach_task_all(from, to);
-}
-
-void rvhost_init_poll_funcptr(poll_table *pt, poll_queue_proc qproc)
-{
-	init_poll_funcptr(pt, qproc);
-}
-
-void rvhost_init_waitqueue_func_entry(struct wait_queue_entry *wq_entry,
-				      wait_queue_func_t func)
-{
-	init_waitqueue_func_entry(wq_entry, func);
-}
-
-__poll_t rvhost_vfs_poll(struct file *file, poll_table *pt)
-{
-	return vfs_poll(file, pt);
-}
-
-void rvhost_eventfd_signal(struct eventfd_ctx *ctx)
-{
-	eventfd_signal(ctx);
-}
-
-
-/* clear_user() checks access_ok() for the whole range before writing. */
-unsigned long rvhost_clear_user(void __user *to, unsigned long n)
-{
-	return clear_user(to, n);
-}
-
-/*
- * One 16-bit load or store (get_user()/put_user()), as vhost_get_user()
- * and vhost_put_user() do for ring indices and flags: the guest reads and
- * writes them concurrently, and a copy may go byte by byte.
- */
-int rvhost_get_user_u16(unsigned long addr, u16 *val)
-{
-	return get_user(*val, (u16 __user *)addr);
-}
-
-int rvhost_put_user_u16(unsigned long addr, u16 val)
-{
-	return put_user(val, (u16 __user *)addr);
-}
-
-/* access_ok(): whether [addr, addr + size) is a user range at all. */
-bool rvhost_access_ok(unsigned long addr, unsigned long size)
-{
-	return access_ok((void __user *)addr, size);
-}
-
-/* Busy polling (vhost_net_busy_poll()): about a microsecond per unit. */
-unsigned long rvhost_busy_clock(void)
-{
-	return local_clock() >> 10;
-}
-
-/* vhost_can_busy_poll() */
-bool rvhost_can_busy_poll(unsigned long endtime)
-{
-	return likely(!need_resched()) &&
-	       likely(!time_after(rvhost_busy_clock(), endtime)) &&
-	       likely(!signal_pending(current));
-}
-
-void rvhost_cpu_relax(void)
-{
-	cpu_relax();
-}
-
-void rvhost_migrate_disable(void)
-{
-	migrate_disable();
-}
-
-void rvhost_migrate_enable(void)
-{
-	migrate_enable();
 }

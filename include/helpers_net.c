@@ -1,3 +1,0 @@
-// SPDX-License-Identifier: GPL-2.0
-/* The C helpers, compiled into rvhost_net.ko. */
-#include "rvhost_helpers.c"

@@ -1,0 +1,3 @@
+// SPDX-License-Identifier: GPL-2.0
+/* The C helpers (helpers.c), compiled into rvhost_net.ko. */
+#include "helpers.c"
