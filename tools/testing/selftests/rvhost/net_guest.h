@@ -26,6 +26,7 @@
 #include <linux/tcp.h>
 #include <linux/sockios.h>
 
+#include "vhost_test.h"
 #include "vring_guest.h"
 
 #define VQ_RX		0
