@@ -427,11 +427,19 @@ def nested_run_that_crashed_fails():
 
 @case
 def every_test_program_is_on_the_section_list():
-    # A program the Makefile builds but no run lists would never run, and
-    # nothing would miss it.
+    # A program the Makefile builds (TEST_GEN_PROGS) but no run lists would
+    # never run, and nothing would miss it. The other .c files are helper
+    # objects ($(OUTPUT)/NAME.o), compat32.c is compat32_test.
     sel = os.path.join(TOP, "tools/testing/selftests/rvhost")
-    progs = {f[:-2] for f in os.listdir(sel) if f.endswith(".c")}
-    progs = {"compat32_test" if p == "compat32" else p for p in progs}
+    with open(os.path.join(sel, "Makefile")) as f:
+        mk = f.read()
+    m = re.search(r"^TEST_GEN_PROGS\s*:?=((?:.*\\\n)*.*)$", mk, re.M)
+    progs = set(m.group(1).replace("\\\n", " ").split()) if m else set()
+    expect(len(progs) > 1, "no TEST_GEN_PROGS in the Makefile")
+    helpers = set(re.findall(r"\$\(OUTPUT\)/(\w+)\.o\b", mk))
+    srcs = {f[:-2] for f in os.listdir(sel) if f.endswith(".c")}
+    unbuilt = srcs - progs - helpers - {"compat32"}
+    expect(not unbuilt, f"neither a program nor a helper: {sorted(unbuilt)}")
     with open(os.path.join(sel, "suite.sections")) as f:
         listed = {l.split()[0] for l in f if l.strip() and not l.startswith("#")}
     missing = progs - listed

@@ -10,7 +10,7 @@
  * Rings are legacy split rings (no VERSION_1, no EVENT_IDX), little
  * endian on x86. Guest physical address = offset in d->mem.
  */
-#include "vhost_util.h"
+#include "vhost_test.h"
 
 #define BUF_SIZE	0x1000
 #define TX_VQ		1

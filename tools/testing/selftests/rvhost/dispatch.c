@@ -11,7 +11,7 @@
  * request fails with EPERM, EFAULT, ENOBUFS or ENOTTY depending on who
  * asks and what the argument points to.
  */
-#include "vhost_util.h"
+#include "vhost_test.h"
 
 VHOST_FIXTURE(dispatch);
 

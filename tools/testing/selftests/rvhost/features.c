@@ -9,7 +9,7 @@
  * (vhost_get_avail_size()), which decides whether a ring ending exactly at
  * the top of the user address space passes the access check.
  */
-#include "vhost_util.h"
+#include "vhost_test.h"
 
 VHOST_FIXTURE(features);
 

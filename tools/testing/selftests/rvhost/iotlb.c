@@ -17,7 +17,7 @@
  * and returns 72. Misses are v2 messages once VHOST_BACKEND_F_IOTLB_MSG_V2
  * is acked. Errors from the message handler all become EFAULT.
  */
-#include "vhost_util.h"
+#include "vhost_test.h"
 
 VHOST_FIXTURE(iotlb);
 

@@ -9,7 +9,7 @@
  * virtqueue writes its used flags, which with VRING_F_LOG sets the bit of
  * log_guest_addr's page in the bitmap and signals the log eventfd.
  */
-#include "vhost_util.h"
+#include "vhost_test.h"
 
 VHOST_FIXTURE(log);
 

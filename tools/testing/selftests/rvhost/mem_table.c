@@ -12,7 +12,7 @@
  * that are running (EFAULT, old table kept), otherwise when a virtqueue
  * is started.
  */
-#include "vhost_util.h"
+#include "vhost_test.h"
 
 VHOST_FIXTURE(mem_table);
 

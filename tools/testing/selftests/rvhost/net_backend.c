@@ -12,7 +12,7 @@
  * device). vhost holds a reference to the backend's file until it is
  * replaced, unbound, the owner is reset or the device is closed.
  */
-#include "vhost_util.h"
+#include "vhost_test.h"
 
 VDEV_FIXTURE(net_backend, VDEV_NET);
 

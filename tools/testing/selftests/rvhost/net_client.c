@@ -21,7 +21,7 @@
  * call_fd_*: VHOST_SET_VRING_CALL with another eventfd, or none, and back
  *   (QEMU's MSI-X mask and unmask): calls go to the new eventfd only.
  */
-#include "net_guest.h"
+#include "net_test.h"
 
 FIXTURE(net_client) {
 	struct nctx n;

@@ -10,7 +10,7 @@
  * (default 100).
  */
 
-#include "net_guest.h"
+#include "net_test.h"
 
 static const struct ncfg cycle_cfg = {
 	.v1 = true, .mrg = true, .event_idx = true, .indirect = true,

@@ -22,7 +22,7 @@
  * indirect_with_next, which the packed layout forbids: it STOPS, where
  * the split case is ACCEPTED.
  */
-#include "net_guest.h"
+#include "net_test.h"
 
 enum outcome { STOPS, SKIPS, ACCEPTED };
 

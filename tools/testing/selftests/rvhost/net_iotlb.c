@@ -36,7 +36,7 @@
  * misses a page at a time, and with another thread invalidating
  * translations all along.
  */
-#include "net_guest.h"
+#include "net_test.h"
 
 #define AP		BIT_ULL(VIRTIO_F_ACCESS_PLATFORM)
 #define PG		4096ULL

@@ -9,7 +9,7 @@
  * while another backend was attached (vhost takes frames from the tap in
  * batches and must give back the ones it did not use).
  */
-#include "net_guest.h"
+#include "net_test.h"
 
 FIXTURE(net_live) {
 	struct nctx n;

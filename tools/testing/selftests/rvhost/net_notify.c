@@ -9,7 +9,7 @@
  * come. Calls are counted after the device is flushed; used buffers are
  * polled, not waited for.
  */
-#include "net_guest.h"
+#include "net_test.h"
 
 FIXTURE(net_notify) {
 	struct nctx n;

@@ -23,7 +23,7 @@
  * The network devices are removed in the parent's teardown (also after a
  * timeout); the taps go away with the test's process.
  */
-#include "net_guest.h"
+#include "net_test.h"
 
 /* ---- frames ---------------------------------------------------------------- */
 

@@ -17,7 +17,7 @@
  * the 16-bit indices wrapping at 65535, with the call eventfd as the only
  * sign of progress (a lost wakeup is a failure).
  */
-#include "net_guest.h"
+#include "net_test.h"
 
 FIXTURE(net_traffic) {
 	struct nctx n;

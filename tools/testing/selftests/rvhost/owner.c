@@ -8,7 +8,7 @@
  * The feature ioctls, VHOST_VSOCK_SET_GUEST_CID and the fork-owner ioctls
  * are not owner-checked at all.
  */
-#include "vhost_util.h"
+#include "vhost_test.h"
 
 VHOST_FIXTURE(owner);
 

@@ -8,7 +8,7 @@
  * Every virtqueue ioctl first reads a u32 index from the argument (EFAULT)
  * and rejects index >= number of virtqueues with ENOBUFS.
  */
-#include "vhost_util.h"
+#include "vhost_test.h"
 
 VHOST_FIXTURE(vring);
 

@@ -18,7 +18,7 @@
  * with ENODEV when no device has the CID, EHOSTUNREACH when the device's
  * RX virtqueue is not running, and is queued (EINPROGRESS) when it is.
  */
-#include "vhost_util.h"
+#include "vhost_test.h"
 
 VDEV_FIXTURE(vsock_cid, VDEV_VSOCK);
 

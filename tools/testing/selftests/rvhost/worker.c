@@ -14,7 +14,7 @@
  * (VHOST_FORK_OWNER_TASK, the default) SET_OWNER creates the worker as a
  * thread "vhost-<pid>" of the owner; in kthread mode as a kernel thread.
  */
-#include "vhost_util.h"
+#include "vhost_test.h"
 
 VHOST_FIXTURE(worker);
 
