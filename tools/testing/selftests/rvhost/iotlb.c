@@ -35,37 +35,6 @@ static int set_ring_giova(struct vdev *d, int vq)
 			giova(d, vq_avail(d, vq)), giova(d, vq_used(d, vq)), 0);
 }
 
-/* write() one message; returns what write returned, or -errno. */
-static ssize_t iotlb_msg(int fd, int ver, uint8_t type, uint64_t iova,
-			 uint64_t size, uint64_t uaddr, uint8_t perm,
-			 uint32_t asid, size_t len)
-{
-	union {
-		struct vhost_msg v1;
-		struct vhost_msg_v2 v2;
-		unsigned char raw[256];
-	} m;
-	struct vhost_iotlb_msg *msg;
-	ssize_t r;
-
-	memset(&m, 0, sizeof(m));
-	if (ver == 2) {
-		m.v2.type = VHOST_IOTLB_MSG_V2;
-		m.v2.asid = asid;
-		msg = &m.v2.iotlb;
-	} else {
-		m.v1.type = ver;
-		msg = &m.v1.iotlb;
-	}
-	msg->type = type;
-	msg->iova = iova;
-	msg->size = size;
-	msg->uaddr = uaddr;
-	msg->perm = perm;
-	r = write(fd, &m, len ? len : sizeof(m.v1));
-	return r < 0 ? -errno : r;
-}
-
 static ssize_t update(int fd, uint64_t iova, uint64_t size, void *uaddr,
 		      uint8_t perm)
 {

@@ -23,6 +23,8 @@
  */
 #include "net_test.h"
 
+#define AP		BIT_ULL(VIRTIO_F_ACCESS_PLATFORM)
+
 FIXTURE(net_client) {
 	struct nctx n;
 };
@@ -225,12 +227,21 @@ struct dlog {
 	unsigned char *must;	/* pages the device wrote: bit set */
 	unsigned char *may;	/* pages it may have written: else bit clear */
 	int efd;		/* VHOST_SET_LOG_FD */
+	/*
+	 * With an IOTLB: the rings and buffers are at I/O virtual addresses
+	 * (the guest's n->g.gpa), and guest memory is at shift above them.
+	 */
+	bool iotlb;
+	uint64_t shift;
 };
 
-static bool dlog_init(struct dlog *l, const struct nctx *n)
+static bool dlog_init(struct dlog *l, const struct nctx *n, bool iotlb)
 {
 	memset(l, 0, sizeof(*l));
-	l->npages = gm_end(&n->g) / VPAGE + 1;
+	l->iotlb = iotlb;
+	/* far enough that no page is both an I/O and a guest address */
+	l->shift = iotlb ? round_up64(gm_end(&n->g), 1 << 20) : 0;
+	l->npages = (gm_end(&n->g) + l->shift) / VPAGE + 1;
 	/* one more page than the memory needs: nothing may be set there */
 	l->len = round_up64((l->npages + 7) / 8, VPAGE) + VPAGE;
 	l->bm = mmap(NULL, l->len, PROT_READ | PROT_WRITE,
@@ -263,11 +274,17 @@ static void mark_pages(unsigned char *set, uint64_t gpa, uint64_t len)
 		set[p] = 1;
 }
 
+/* The device may have written these bytes (at the guest's address). */
+static void dlog_may(struct dlog *l, uint64_t gpa, uint64_t len)
+{
+	mark_pages(l->may, gpa + l->shift, len);
+}
+
 /* The device wrote these bytes. */
 static void dlog_wrote(struct dlog *l, uint64_t gpa, uint64_t len)
 {
-	mark_pages(l->must, gpa, len);
-	mark_pages(l->may, gpa, len);
+	mark_pages(l->must, gpa + l->shift, len);
+	dlog_may(l, gpa, len);
 }
 
 static uint64_t used_size(const struct gvq *q)
@@ -286,7 +303,7 @@ static void dlog_used(struct dlog *l, const struct gvq *q, uint16_t from,
 	uint64_t used = q->ring_gpa[2];
 	uint16_t i;
 
-	mark_pages(l->may, used, used_size(q));
+	dlog_may(l, used, used_size(q));
 	if (from == to)
 		return;
 	dlog_wrote(l, used + 2, 2);
@@ -319,8 +336,8 @@ static void dlog_rings(struct dlog *l, const struct gvq *q, struct umark m)
 		dlog_used(l, q, m.last_used, q->last_used);
 		return;
 	}
-	mark_pages(l->may, q->ring_gpa[0], 16ULL * q->num);
-	mark_pages(l->may, q->ring_gpa[2], 4);
+	dlog_may(l, q->ring_gpa[0], 16ULL * q->num);
+	dlog_may(l, q->ring_gpa[2], 4);
 	if (m.entries == q->used_entries)
 		return;
 	last = (q->pused + q->num - 1) % q->num;
@@ -380,6 +397,7 @@ static void dlog_check(struct __test_metadata *_metadata, struct nctx *n,
 {
 	uint64_t p, nbits = l->len * 8, first_missing = 0, first_extra = 0;
 	unsigned int missing = 0, extra = 0, set = 0;
+	uint64_t shift = l->shift / VPAGE;
 	char what[160];
 
 	for (p = 0; p < nbits; p++) {
@@ -399,11 +417,13 @@ static void dlog_check(struct __test_metadata *_metadata, struct nctx *n,
 	EXPECT_EQ(0, missing)
 		TH_LOG("%u pages the device wrote are not in the log, the first at guest address %#llx (%s)",
 		       missing, (unsigned long long)(first_missing * VPAGE),
-		       page_what(n, first_missing, what, sizeof(what)));
+		       page_what(n, first_missing - shift, what, sizeof(what)));
 	EXPECT_EQ(0, extra)
-		TH_LOG("%u pages the device never wrote are in the log (%u set), the first at guest address %#llx (%s)",
+		TH_LOG("%u pages the device never wrote are in the log (%u set), the first at guest address %#llx (%s%s)",
 		       extra, set, (unsigned long long)(first_extra * VPAGE),
-		       page_what(n, first_extra, what, sizeof(what)));
+		       first_extra < shift ? "an I/O virtual address:" : "",
+		       page_what(n, first_extra < shift ? first_extra :
+				 first_extra - shift, what, sizeof(what)));
 	ASSERT_LT(0, set);
 }
 
@@ -420,14 +440,53 @@ static void log_enable(struct __test_metadata *_metadata, struct nctx *n,
 	ASSERT_ERRNO(0, set_log_base(n->fd, uptr(l->bm)));
 	ASSERT_ERRNO(0, set_log_fd(n->fd, l->efd));
 	ASSERT_ERRNO(0, set_features(n->fd, ncfg_features(&n->cfg) |
-					    BIT_ULL(VHOST_F_LOG_ALL)));
+					    BIT_ULL(VHOST_F_LOG_ALL) |
+					    (l->iotlb ? AP : 0)));
+	for (vq = 0; vq < VDEV_NVQS; vq++) {
+		struct gvq *q = &n->q[vq];
+		int k;
+		uint64_t a[3];
+
+		for (k = 0; k < 3; k++)
+			a[k] = l->iotlb ? q->ring_gpa[k] : gvq_uaddr(q, k);
+		ASSERT_ERRNO(0, set_addr(n->fd, vq, 1 << VHOST_VRING_F_LOG,
+					 a[0], a[1], a[2],
+					 q->ring_gpa[2] + l->shift));
+	}
+	/*
+	 * SET_FEATURES with ACCESS_PLATFORM made a new, empty IOTLB
+	 * (vhost_init_device_iotlb()): QEMU answers the misses; map
+	 * everything again instead.
+	 */
+	if (l->iotlb)
+		ASSERT_EQ(0, gm_iotlb_map(&n->g, n->fd, VHOST_ACCESS_RW));
+}
+
+/*
+ * QEMU's set-up with a vIOMMU: ACCESS_PLATFORM, the memory table at the
+ * guest-physical addresses of l, the rings at their I/O virtual addresses
+ * (the guest's), and every region mapped whole by the IOTLB.
+ */
+static void iotlb_log_configure(struct __test_metadata *_metadata,
+				struct nctx *n, const struct dlog *l)
+{
+	int vq;
+
+	IOCTL_OK(n->fd, VHOST_SET_OWNER, NULL);
+	ASSERT_ERRNO(0, set_backend_features(n->fd, BACKEND_FEATURES));
+	ASSERT_ERRNO(0, set_features(n->fd, ncfg_features(&n->cfg) | AP));
+	ASSERT_ERRNO(0, gm_set_mem_table_at(&n->g, n->fd, l->shift));
+	ASSERT_EQ(0, gm_iotlb_map(&n->g, n->fd, VHOST_ACCESS_RW));
 	for (vq = 0; vq < VDEV_NVQS; vq++) {
 		struct gvq *q = &n->q[vq];
 
-		ASSERT_ERRNO(0, set_addr(n->fd, vq, 1 << VHOST_VRING_F_LOG,
-					 gvq_uaddr(q, 0), gvq_uaddr(q, 1),
-					 gvq_uaddr(q, 2), q->ring_gpa[2]));
+		net_setup_vq(_metadata, n, vq);
+		ASSERT_ERRNO(0, set_addr(n->fd, vq, 0, q->ring_gpa[0],
+					 q->ring_gpa[1], q->ring_gpa[2], 0));
 	}
+	for (vq = 0; vq < VDEV_NVQS; vq++)
+		ASSERT_ERRNO(0, net_set_backend(n->fd, vq, n->tap[0].fd));
+	net_flush(n);
 }
 
 /* Frames of 60 bytes to 64 KiB: up to 5 RX buffers of 16 KiB. */
@@ -479,6 +538,13 @@ static int rx_round(struct nctx *n, frame_gen gen, unsigned int first,
 		for (j = 0; j < p.nb; j++) {
 			if (l)
 				dlog_wrote(l, rx_slot(n, p.slot[j]), p.len[j]);
+			/*
+			 * With an IOTLB, C logs each buffer whole, not just
+			 * what it wrote (vhost_log_write() ignores len then).
+			 */
+			if (l && l->iotlb)
+				dlog_may(l, rx_slot(n, p.slot[j]),
+					 n->rx_slot_size);
 			if (rx_post(n, p.slot[j])) {
 				snprintf(why, whylen, "cannot post RX buffer %u again",
 					 p.slot[j]);
@@ -500,7 +566,7 @@ out:
  * before the log was on, and unused memory are not.
  */
 static void dirty_log_rx_pages(struct __test_metadata *_metadata,
-			       struct nctx *n)
+			       struct nctx *n, bool iotlb)
 {
 	struct gvq *rxq = &n->q[VQ_RX], *txq = &n->q[VQ_TX];
 	unsigned int seq = 0, round;
@@ -510,8 +576,11 @@ static void dirty_log_rx_pages(struct __test_metadata *_metadata,
 
 	ASSERT_TRUE(rx_slots_custom(n, DIRTY_RX_SLOTS, DIRTY_RX_SLOT_SIZE));
 	ASSERT_TRUE(net_tx_slots(n, 16, 2048));
-	ASSERT_TRUE(dlog_init(&l, n));
-	net_configure(_metadata, n);
+	ASSERT_TRUE(dlog_init(&l, n, iotlb));
+	if (iotlb)
+		iotlb_log_configure(_metadata, n, &l);
+	else
+		net_configure(_metadata, n);
 	ASSERT_LT(0, rx_fill(n));
 	/* traffic before migration starts: not logged */
 	ASSERT_EQ(0, rx_round(n, gen_dirty, seq, DIRTY_RX_ROUND, NULL, why,
@@ -538,12 +607,27 @@ static void dirty_log_rx_pages(struct __test_metadata *_metadata,
 
 TEST_F_TIMEOUT(net_client, dirty_log_rx_pages, 60)
 {
-	dirty_log_rx_pages(_metadata, &self->n);
+	dirty_log_rx_pages(_metadata, &self->n, false);
 }
 
 TEST_F_TIMEOUT(net_client_packed, dirty_log_rx_pages, 60)
 {
-	dirty_log_rx_pages(_metadata, &self->n);
+	dirty_log_rx_pages(_metadata, &self->n, false);
+}
+
+/*
+ * The same with a vIOMMU: the pages are logged at their guest-physical
+ * addresses, found through the memory table, none at an I/O virtual
+ * address.
+ */
+TEST_F_TIMEOUT(net_client, dirty_log_iotlb_rx_pages, 60)
+{
+	dirty_log_rx_pages(_metadata, &self->n, true);
+}
+
+TEST_F_TIMEOUT(net_client_packed, dirty_log_iotlb_rx_pages, 60)
+{
+	dirty_log_rx_pages(_metadata, &self->n, true);
 }
 
 /* Frames of 60 bytes to 9 KiB. */
@@ -575,7 +659,7 @@ static void dirty_log_tx_pages(struct __test_metadata *_metadata,
 
 	ASSERT_TRUE(net_tx_slots(n, 16, 9014 + n->hlen));
 	ASSERT_TRUE(net_rx_slots(n));
-	ASSERT_TRUE(dlog_init(&l, n));
+	ASSERT_TRUE(dlog_init(&l, n, false));
 	net_configure(_metadata, n);
 	/* before migration starts */
 	ASSERT_EQ(0, tx_run(n, &s, why, sizeof(why))) TH_LOG("%s", why);
@@ -625,7 +709,7 @@ TEST_F_TIMEOUT(net_client, dirty_log_enabled_under_traffic, 120)
 
 	ASSERT_TRUE(net_tx_slots(n, 64, 2048));
 	ASSERT_TRUE(net_rx_slots(n));
-	ASSERT_TRUE(dlog_init(&l, n));
+	ASSERT_TRUE(dlog_init(&l, n, false));
 	net_configure(_metadata, n);
 	ASSERT_LT(0, rx_fill(n));
 	ASSERT_EQ(0, runner_start(&tx, n, false, 1200));

@@ -44,40 +44,6 @@
 
 /* ---- IOTLB messages ---------------------------------------------------- */
 
-/* write() a v2 message; returns what write() returned, or -errno. */
-static ssize_t tlb_msg(int fd, uint8_t type, uint64_t iova, uint64_t size,
-		       uint64_t uaddr, uint8_t perm)
-{
-	struct vhost_msg_v2 m;
-	ssize_t r;
-
-	memset(&m, 0, sizeof(m));
-	m.type = VHOST_IOTLB_MSG_V2;
-	m.iotlb.type = type;
-	m.iotlb.iova = iova;
-	m.iotlb.size = size;
-	m.iotlb.uaddr = uaddr;
-	m.iotlb.perm = perm;
-	r = write(fd, &m, sizeof(m));
-	return r < 0 ? -errno : r;
-}
-
-static int tlb_update(int fd, uint64_t iova, uint64_t size, const void *host,
-		      uint8_t perm)
-{
-	ssize_t r = tlb_msg(fd, VHOST_IOTLB_UPDATE, iova, size, uptr(host),
-			    perm);
-
-	return r == IOTLB_MSG_SIZE ? 0 : r < 0 ? (int)r : -EIO;
-}
-
-static int tlb_invalidate(int fd, uint64_t iova, uint64_t size)
-{
-	ssize_t r = tlb_msg(fd, VHOST_IOTLB_INVALIDATE, iova, size, 0, 0);
-
-	return r == IOTLB_MSG_SIZE ? 0 : r < 0 ? (int)r : -EIO;
-}
-
 /*
  * Map [iova, iova + len) of the guest's memory to where it is in ours, one
  * translation per guest memory region it touches.
@@ -93,7 +59,7 @@ static int tlb_map_gm(struct nctx *n, uint64_t iova, uint64_t len,
 			return -EINVAL;
 		room = n->g.gpa[r] + n->g.size[r] - iova;
 		l = len < room ? len : room;
-		e = tlb_update(n->fd, iova, l, n->g.host[r] + (iova - n->g.gpa[r]),
+		e = iotlb_map(n->fd, iova, l, n->g.host[r] + (iova - n->g.gpa[r]),
 			       perm);
 		if (e)
 			return e;
@@ -276,20 +242,6 @@ static int map_rings(struct nctx *n, uint8_t perm)
 	return 0;
 }
 
-/* Map every guest memory region whole. */
-static int map_regions(struct nctx *n, uint8_t perm)
-{
-	int i, r;
-
-	for (i = 0; i < GM_NREGIONS; i++) {
-		r = tlb_update(n->fd, n->g.gpa[i], n->g.size[i], n->g.host[i],
-			       perm);
-		if (r)
-			return r;
-	}
-	return 0;
-}
-
 /* Map [iova, iova + len) in 4 KiB pages; returns how many translations. */
 static int map_pages_of(struct nctx *n, uint64_t iova, uint64_t len,
 			uint8_t perm)
@@ -443,10 +395,10 @@ static void *tlb_churn_fn(void *arg)
 		usleep(1000 + h % 2000);
 		h >>= 11;
 		if (h % 20 == 0) {
-			r = tlb_invalidate(c->n->fd, 0, ~0ULL);
+			r = iotlb_unmap(c->n->fd, 0, ~0ULL);
 			c->all++;
 		} else {
-			r = tlb_invalidate(c->n->fd, lo + (h >> 5) % pages * PG,
+			r = iotlb_unmap(c->n->fd, lo + (h >> 5) % pages * PG,
 					   (1 + h % 8) * PG);
 		}
 		if (r) {
@@ -595,7 +547,7 @@ TEST_F_TIMEOUT(iotlb_traffic, premapped, 90)
 	ASSERT_TRUE(net_tx_slots(n, depth, FRAME_MAX + n->hlen));
 	ASSERT_TRUE(net_rx_slots(n));
 	iotlb_configure(_metadata, n);
-	ASSERT_EQ(0, map_regions(n, VHOST_ACCESS_RW));
+	ASSERT_EQ(0, gm_iotlb_map(&n->g, n->fd, VHOST_ACCESS_RW));
 	iotlb_start(_metadata, n);
 	EXPECT_NO_MISS(n);
 	both_ways(_metadata, n, NSIZES, depth, gen_tx_sizes, gen_rx_sizes, true);
@@ -688,7 +640,7 @@ TEST_F_TIMEOUT(iotlb_traffic, invalidate_under_traffic, 150)
 		       self->churn.count, self->churn.all, self->srv.misses);
 	EXPECT_NO_MISS(n);
 	/* everything mapped again: the queues still work */
-	ASSERT_EQ(0, map_regions(n, VHOST_ACCESS_RW));
+	ASSERT_EQ(0, gm_iotlb_map(&n->g, n->fd, VHOST_ACCESS_RW));
 	/* the RX buffers are still posted */
 	both_ways(_metadata, n, 20, depth, gen_tx_bulk, gen_rx_bulk, false);
 	EXPECT_NO_MISS(n);
@@ -1015,7 +967,7 @@ TEST_F(iotlb_miss, tx_invalidate_remap)
 	ASSERT_LE(0, post_kick(n, VQ_TX, iova, len0, 0));
 	ASSERT_EQ(0, wait_used(n, VQ_TX));
 	expect_tap_frame(_metadata, n, 0);
-	ASSERT_EQ(0, tlb_invalidate(n->fd, iova, 1));
+	ASSERT_EQ(0, iotlb_unmap(n->fd, iova, 1));
 	/* frame 1 in the other memory, frame 2 where the buffer was */
 	len1 = tx_fill(n, gen_small, 1, 0, buf);
 	memcpy(self->other, buf, len1);
@@ -1023,7 +975,7 @@ TEST_F(iotlb_miss, tx_invalidate_remap)
 	ASSERT_LE(0, post_kick(n, VQ_TX, iova, len1, 0));
 	EXPECT_MISS(n, iova, VHOST_ACCESS_RO);
 	expect_stalled(_metadata, n, VQ_TX, 1);
-	ASSERT_EQ(0, tlb_update(n->fd, iova, len1, self->other,
+	ASSERT_EQ(0, iotlb_map(n->fd, iova, len1, self->other,
 				VHOST_ACCESS_RO));
 	ASSERT_EQ(0, wait_used(n, VQ_TX));
 	expect_tap_frame(_metadata, n, 1);
@@ -1048,13 +1000,13 @@ TEST_F(iotlb_miss, rx_invalidate_remap)
 	ASSERT_LE(0, rx_post_kick(n, 0));
 	ASSERT_EQ(0, rx_inject(n, 0));
 	rx_check_slot(_metadata, n, 0, 0, wait_used(n, VQ_RX));
-	ASSERT_EQ(0, tlb_invalidate(n->fd, iova + n->rx_slot_size - 1, 1));
+	ASSERT_EQ(0, iotlb_unmap(n->fd, iova + n->rx_slot_size - 1, 1));
 	memset(o, RX_POISON, n->rx_slot_size);
 	ASSERT_LE(0, rx_post_kick(n, 0));
 	ASSERT_EQ(0, rx_inject(n, 1));
 	EXPECT_MISS(n, iova, VHOST_ACCESS_WO);
 	expect_stalled(_metadata, n, VQ_RX, 1);
-	ASSERT_EQ(0, tlb_update(n->fd, iova, n->rx_slot_size, o,
+	ASSERT_EQ(0, iotlb_map(n->fd, iova, n->rx_slot_size, o,
 				VHOST_ACCESS_WO));
 	len = wait_used(n, VQ_RX);
 	gen_small(n, 1, &flen, &k);
@@ -1094,7 +1046,7 @@ TEST_F(iotlb_miss, desc_ring_invalidate_remap)
 	ASSERT_LE(0, post_kick(n, VQ_TX, tx_slot(n, 0), len0, 0));
 	ASSERT_EQ(0, wait_used(n, VQ_TX));
 	expect_tap_frame(_metadata, n, 0);
-	ASSERT_EQ(0, tlb_invalidate(n->fd, q->ring_gpa[0], 16));
+	ASSERT_EQ(0, iotlb_unmap(n->fd, q->ring_gpa[0], 16));
 	len1 = tx_fill(n, gen_small, 1, 1, buf);
 	len2 = tx_fill(n, gen_small, 2, 2, buf);
 	sg = (struct gseg){ tx_slot(n, 1), len1 };
@@ -1107,7 +1059,7 @@ TEST_F(iotlb_miss, desc_ring_invalidate_remap)
 	eventfd_kick(q->kick);
 	EXPECT_MISS(n, q->ring_gpa[0], VHOST_ACCESS_RO);
 	expect_stalled(_metadata, n, VQ_TX, 1);
-	ASSERT_EQ(0, tlb_update(n->fd, q->ring_gpa[0], ring_size(q, 0), copy,
+	ASSERT_EQ(0, iotlb_map(n->fd, q->ring_gpa[0], ring_size(q, 0), copy,
 				VHOST_ACCESS_RO));
 	ASSERT_EQ(0, wait_used(n, VQ_TX));
 	expect_tap_frame(_metadata, n, 2);
@@ -1131,7 +1083,7 @@ TEST_F(iotlb_miss, tx_buffer_write_only)
 	ASSERT_LE(0, post_kick(n, VQ_TX, iova, len, 0));
 	expect_stalled(_metadata, n, VQ_TX, 0);
 	ASSERT_LE(1, eventfd_take(n->err[VQ_TX]));
-	ASSERT_EQ(0, tlb_invalidate(n->fd, iova, len));
+	ASSERT_EQ(0, iotlb_unmap(n->fd, iova, len));
 	ASSERT_EQ(0, tlb_map_gm(n, iova, len, VHOST_ACCESS_RO));
 	expect_stalled(_metadata, n, VQ_TX, 0);
 	eventfd_kick(n->kick[VQ_TX]);
@@ -1157,7 +1109,7 @@ TEST_F(iotlb_miss, rx_buffer_read_only)
 	ASSERT_LE(1, eventfd_take(n->err[VQ_RX]));
 	expect_stalled(_metadata, n, VQ_RX, 0);
 	ASSERT_TRUE(rx_slot_poisoned(n, 0));
-	ASSERT_EQ(0, tlb_invalidate(n->fd, iova, 1));
+	ASSERT_EQ(0, iotlb_unmap(n->fd, iova, 1));
 	ASSERT_EQ(0, tlb_map_gm(n, iova, n->rx_slot_size, VHOST_ACCESS_WO));
 	expect_stalled(_metadata, n, VQ_RX, 0);
 	eventfd_kick(n->kick[VQ_RX]);
@@ -1181,7 +1133,7 @@ TEST_F(iotlb_miss, used_ring_read_only)
 
 	iotlb_configure(_metadata, n);
 	ASSERT_EQ(0, map_rings(n, VHOST_ACCESS_RW));
-	ASSERT_EQ(0, tlb_invalidate(n->fd, q->ring_gpa[2], 1));
+	ASSERT_EQ(0, iotlb_unmap(n->fd, q->ring_gpa[2], 1));
 	ASSERT_EQ(0, tlb_map_gm(n, q->ring_gpa[2], ring_size(q, 2),
 				VHOST_ACCESS_RO));
 	ASSERT_EQ(0, tlb_map_gm(n, tx_slot(n, 0), len, VHOST_ACCESS_RO));
@@ -1190,7 +1142,7 @@ TEST_F(iotlb_miss, used_ring_read_only)
 	ASSERT_LE(0, post_kick(n, VQ_TX, tx_slot(n, 0), len, 0));
 	expect_stalled(_metadata, n, VQ_TX, 0);
 	ASSERT_EQ(0, eventfd_take(n->err[VQ_TX]));
-	ASSERT_EQ(0, tlb_invalidate(n->fd, q->ring_gpa[2], 1));
+	ASSERT_EQ(0, iotlb_unmap(n->fd, q->ring_gpa[2], 1));
 	ASSERT_EQ(0, tlb_map_gm(n, q->ring_gpa[2], ring_size(q, 2),
 				VHOST_ACCESS_RW));
 	eventfd_kick(n->kick[VQ_TX]);
@@ -1210,7 +1162,7 @@ TEST_F(iotlb_miss, desc_ring_write_only)
 
 	iotlb_configure(_metadata, n);
 	ASSERT_EQ(0, map_rings(n, VHOST_ACCESS_RW));
-	ASSERT_EQ(0, tlb_invalidate(n->fd, q->ring_gpa[0], 1));
+	ASSERT_EQ(0, iotlb_unmap(n->fd, q->ring_gpa[0], 1));
 	ASSERT_EQ(0, tlb_map_gm(n, q->ring_gpa[0], ring_size(q, 0),
 				VHOST_ACCESS_WO));
 	ASSERT_EQ(0, tlb_map_gm(n, tx_slot(n, 0), len, VHOST_ACCESS_RO));
@@ -1219,7 +1171,7 @@ TEST_F(iotlb_miss, desc_ring_write_only)
 	ASSERT_LE(0, post_kick(n, VQ_TX, tx_slot(n, 0), len, 0));
 	expect_stalled(_metadata, n, VQ_TX, 0);
 	ASSERT_EQ(0, eventfd_take(n->err[VQ_TX]));
-	ASSERT_EQ(0, tlb_invalidate(n->fd, q->ring_gpa[0], 1));
+	ASSERT_EQ(0, iotlb_unmap(n->fd, q->ring_gpa[0], 1));
 	ASSERT_EQ(0, tlb_map_gm(n, q->ring_gpa[0], ring_size(q, 0),
 				VHOST_ACCESS_RO));
 	eventfd_kick(n->kick[VQ_TX]);
@@ -1356,7 +1308,7 @@ TEST_F(iotlb_miss, tx_miss_answered_write_only)
 		TH_LOG("no error signalled");
 	ASSERT_LE(1, eventfd_take(n->err[VQ_TX]));
 	expect_stalled(_metadata, n, VQ_TX, 0);
-	ASSERT_EQ(0, tlb_invalidate(n->fd, iova, len));
+	ASSERT_EQ(0, iotlb_unmap(n->fd, iova, len));
 	ASSERT_EQ(0, tlb_map_gm(n, iova, len, VHOST_ACCESS_RO));
 	eventfd_kick(n->kick[VQ_TX]);
 	ASSERT_EQ(0, wait_used(n, VQ_TX));
@@ -1378,7 +1330,7 @@ TEST_F(iotlb_miss, used_ring_miss)
 
 	miss_setup(_metadata, n);
 	ASSERT_EQ(0, tlb_map_gm(n, tx_slot(n, 0), len, VHOST_ACCESS_RO));
-	ASSERT_EQ(0, tlb_invalidate(n->fd, q->ring_gpa[2], 1));
+	ASSERT_EQ(0, iotlb_unmap(n->fd, q->ring_gpa[2], 1));
 	ASSERT_LE(0, post_kick(n, VQ_TX, tx_slot(n, 0), len, 0));
 	EXPECT_MISS(n, q->ring_gpa[2], VHOST_ACCESS_WO);
 	expect_stalled(_metadata, n, VQ_TX, 0);
@@ -1405,7 +1357,7 @@ TEST_F(iotlb_miss, used_ring_write_only)
 	miss_setup(_metadata, n);
 	ASSERT_EQ(0, tlb_map_gm(n, tx_slot(n, 0), n->tx_slot_size,
 				VHOST_ACCESS_RO));
-	ASSERT_EQ(0, tlb_invalidate(n->fd, q->ring_gpa[2], 1));
+	ASSERT_EQ(0, iotlb_unmap(n->fd, q->ring_gpa[2], 1));
 	ASSERT_EQ(0, tlb_map_gm(n, q->ring_gpa[2], ring_size(q, 2),
 				VHOST_ACCESS_WO));
 	ASSERT_LE(0, post_kick(n, VQ_TX, tx_slot(n, 0), len, 0));

@@ -247,6 +247,81 @@ TEST_F_TIMEOUT(net_live, reset_owner_under_traffic, 60)
 	traffic_ok(_metadata, n);
 }
 
+/* Writes s to the file at path; 0 or -errno. */
+static int write_str(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY), err = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, s, strlen(s)) != (ssize_t)strlen(s))
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+#define FAILSLAB "/sys/kernel/debug/failslab/"
+
+/*
+ * failslab (CONFIG_FAILSLAB): the next slab allocation of this thread,
+ * sleeping ones included, fails. 0, or -errno if the kernel has none.
+ */
+static int failslab_arm(void)
+{
+	static const char *const knobs[][2] = {
+		{ "task-filter", "Y" }, { "ignore-gfp-wait", "N" },
+		{ "probability", "100" }, { "interval", "1" },
+		{ "space", "0" }, { "verbose", "0" }, { "times", "1" },
+	};
+	char path[128];
+	unsigned int i;
+	int err;
+
+	for (i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++) {
+		snprintf(path, sizeof(path), FAILSLAB "%s", knobs[i][0]);
+		err = write_str(path, knobs[i][1]);
+		if (err)
+			return err;
+	}
+	return write_str("/proc/thread-self/make-it-fail", "1");
+}
+
+static void failslab_disarm(void)
+{
+	write_str("/proc/thread-self/make-it-fail", "0");
+	write_str(FAILSLAB "times", "0");
+	write_str(FAILSLAB "probability", "0");
+}
+
+/*
+ * VHOST_RESET_OWNER whose one allocation (C: the empty memory table of
+ * vhost_dev_reset_owner_prepare()) fails answers ENOMEM and leaves the
+ * device as it was: owned, configured, its queues running.
+ */
+TEST_F_TIMEOUT(net_live, reset_owner_enomem_keeps_device, 60)
+{
+	struct nctx *n = &self->n;
+	int err, r;
+
+	traffic_ok(_metadata, n);
+	err = failslab_arm();
+	if (err) {
+		failslab_disarm();
+		SKIP(return, "no failslab: %s", strerror(-err));
+	}
+	r = ioctl(n->fd, VHOST_RESET_OWNER, NULL);
+	err = errno;
+	failslab_disarm();
+	ASSERT_EQ(-1, r);
+	ASSERT_EQ(ENOMEM, err) TH_LOG("errno %d", err);
+	/* still owned by us, and nothing to set again */
+	IOCTL_ERR(n->fd, VHOST_SET_OWNER, NULL, EBUSY);
+	traffic_ok(_metadata, n);
+	ASSERT_EQ(0, eventfd_take(n->err[VQ_TX]));
+	ASSERT_EQ(0, eventfd_take(n->err[VQ_RX]));
+	net_stop_check_base(_metadata, n);
+}
+
 /* Closing the device while frames flow; a new device works. */
 TEST_F_TIMEOUT(net_live, close_under_traffic, 60)
 {

@@ -127,7 +127,8 @@ static inline void net_traffic_ok(struct __test_metadata *_metadata,
 
 	tx.tap = 0;
 	ASSERT_EQ(0, tx_run(n, &tx, why, sizeof(why))) TH_LOG("%s", why);
-	ASSERT_LT(0, rx_fill(n));
+	/* every RX slot posted (an earlier run's may still be) */
+	rx_fill(n);
 	ASSERT_EQ(0, rx_run(n, &rx, why, sizeof(why))) TH_LOG("%s", why);
 	ASSERT_EQ(0, eventfd_take(n->err[VQ_TX]));
 	ASSERT_EQ(0, eventfd_take(n->err[VQ_RX]));

@@ -627,3 +627,57 @@ int vdev_set_files(struct vdev *d, int vq, int kick, int call, int err)
 		r = set_vring_file(d->fd, VHOST_SET_VRING_ERR, vq, err);
 	return r;
 }
+
+/*
+ * write() one IOTLB message, struct vhost_msg (ver 1) or vhost_msg_v2
+ * (ver 2; another number is written as the v1 type), len bytes of it (0:
+ * all 72); returns what write() returned, or -errno.
+ */
+ssize_t iotlb_msg(int fd, int ver, uint8_t type, uint64_t iova,
+			 uint64_t size, uint64_t uaddr, uint8_t perm,
+			 uint32_t asid, size_t len)
+{
+	union {
+		struct vhost_msg v1;
+		struct vhost_msg_v2 v2;
+		unsigned char raw[256];
+	} m;
+	struct vhost_iotlb_msg *msg;
+	ssize_t r;
+
+	memset(&m, 0, sizeof(m));
+	if (ver == 2) {
+		m.v2.type = VHOST_IOTLB_MSG_V2;
+		m.v2.asid = asid;
+		msg = &m.v2.iotlb;
+	} else {
+		m.v1.type = ver;
+		msg = &m.v1.iotlb;
+	}
+	msg->type = type;
+	msg->iova = iova;
+	msg->size = size;
+	msg->uaddr = uaddr;
+	msg->perm = perm;
+	r = write(fd, &m, len ? len : sizeof(m.v1));
+	return r < 0 ? -errno : r;
+}
+
+/* VHOST_IOTLB_UPDATE of [iova, iova + size) to host, a v2 message: 0 or -errno. */
+int iotlb_map(int fd, uint64_t iova, uint64_t size, const void *host,
+	      uint8_t perm)
+{
+	ssize_t r = iotlb_msg(fd, 2, VHOST_IOTLB_UPDATE, iova, size, uptr(host),
+			      perm, 0, 0);
+
+	return r == IOTLB_MSG_SIZE ? 0 : r < 0 ? (int)r : -EIO;
+}
+
+/* VHOST_IOTLB_INVALIDATE of [iova, iova + size), a v2 message: 0 or -errno. */
+int iotlb_unmap(int fd, uint64_t iova, uint64_t size)
+{
+	ssize_t r = iotlb_msg(fd, 2, VHOST_IOTLB_INVALIDATE, iova, size, 0, 0,
+			      0, 0);
+
+	return r == IOTLB_MSG_SIZE ? 0 : r < 0 ? (int)r : -EIO;
+}

@@ -166,6 +166,13 @@ static inline uint64_t uptr(const void *p)
 /* An errno-or-zero result, for helpers. */
 int ioctl_errno(int fd, unsigned long req, const void *arg);
 
+/* IOTLB messages written to the device fd (vhost_util.c) */
+ssize_t iotlb_msg(int fd, int ver, uint8_t type, uint64_t iova, uint64_t size,
+		  uint64_t uaddr, uint8_t perm, uint32_t asid, size_t len);
+int iotlb_map(int fd, uint64_t iova, uint64_t size, const void *host,
+	      uint8_t perm);
+int iotlb_unmap(int fd, uint64_t iova, uint64_t size);
+
 void vdev_close(struct vdev *d);
 int vdev_open_fd(enum vdev_kind kind);
 

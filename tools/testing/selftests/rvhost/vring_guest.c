@@ -165,6 +165,11 @@ uint64_t gm_boundary_after(const struct gmem *g, uint64_t gpa)
 
 int gm_set_mem_table(const struct gmem *g, int fd)
 {
+	return gm_set_mem_table_at(g, fd, 0);
+}
+
+int gm_set_mem_table_at(const struct gmem *g, int fd, uint64_t shift)
+{
 	struct {
 		struct vhost_memory hdr;
 		struct vhost_memory_region r[GM_NREGIONS];
@@ -174,11 +179,23 @@ int gm_set_mem_table(const struct gmem *g, int fd)
 	memset(&t, 0, sizeof(t));
 	t.hdr.nregions = GM_NREGIONS;
 	for (i = 0; i < GM_NREGIONS; i++) {
-		t.r[i].guest_phys_addr = g->gpa[i];
+		t.r[i].guest_phys_addr = g->gpa[i] + shift;
 		t.r[i].memory_size = g->size[i];
 		t.r[i].userspace_addr = uptr(g->host[i]);
 	}
 	return ioctl_errno(fd, VHOST_SET_MEM_TABLE, &t);
+}
+
+int gm_iotlb_map(const struct gmem *g, int fd, uint8_t perm)
+{
+	int i, r;
+
+	for (i = 0; i < GM_NREGIONS; i++) {
+		r = iotlb_map(fd, g->gpa[i], g->size[i], g->host[i], perm);
+		if (r)
+			return r;
+	}
+	return 0;
 }
 
 static void gvq_fail(struct gvq *q, const char *fmt, ...)

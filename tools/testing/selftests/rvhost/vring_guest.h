@@ -75,6 +75,16 @@ uint64_t gm_boundary_after(const struct gmem *g, uint64_t gpa);
 
 /* VHOST_SET_MEM_TABLE with the arena's regions. */
 int gm_set_mem_table(const struct gmem *g, int fd);
+/*
+ * The same regions at guest-physical addresses shift above the guest's own
+ * (which are then I/O virtual addresses, for an IOTLB to translate).
+ */
+int gm_set_mem_table_at(const struct gmem *g, int fd, uint64_t shift);
+/*
+ * VHOST_IOTLB_UPDATE of every region whole, at the guest's address (as I/O
+ * virtual address): 0 or -errno.
+ */
+int gm_iotlb_map(const struct gmem *g, int fd, uint8_t perm);
 
 /* ---- virtqueues ------------------------------------------------------------ */
 
