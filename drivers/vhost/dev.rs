@@ -151,8 +151,6 @@ pub(crate) struct DevInner {
     log_ctx: Option<Arc<EventFd>>,
     /// `VHOST_SET_FORK_FROM_OWNER`: a vhost_task (true) or a kthread.
     fork_owner: bool,
-    /// Features acked with `SET_FEATURES`, kept for the IOTLB decision.
-    features: [u64; WORDS],
 }
 
 impl<D: QueueData> Dev<D> {
@@ -185,7 +183,6 @@ impl<D: QueueData> Dev<D> {
                     umem: None,
                     log_ctx: None,
                     fork_owner: params::fork_from_owner_default(),
-                    features: [0; WORDS],
                 },
                 "vhost_dev::mutex"
             ),
@@ -286,7 +283,7 @@ impl<D: QueueData> Dev<D> {
         features: [u64; WORDS],
         mut per_queue: impl FnMut(&mut Vq<D>),
     ) -> Result {
-        let mut inner = self.inner.lock();
+        let inner = self.inner.lock();
         let has = |bit: u32| features[(bit / 64) as usize] & (1 << (bit % 64)) != 0;
         if has(LOG_ALL) && !self.memory_access_ok(inner.umem.as_deref(), true) {
             return Err(EFAULT);
@@ -303,7 +300,6 @@ impl<D: QueueData> Dev<D> {
         } else {
             self.clear_iotlb();
         }
-        inner.features = features;
         for q in self.vqs.iter() {
             let mut vq = q.vq.lock();
             vq.set_features(features, iotlb);
@@ -536,7 +532,6 @@ impl<D: QueueData> Dev<D> {
         }
         inner.log_ctx = None;
         inner.umem = None;
-        inner.features = [0; WORDS];
         self.tlb.lock().iotlb = None;
         {
             let mut msgs = self.msgs.lock();
@@ -574,8 +569,9 @@ impl<D: QueueData> Dev<D> {
     fn memory_access_ok(&self, umem: Option<&Table>, log_all: bool) -> bool {
         let umem = umem.map(Table::map);
         self.vqs.iter().all(|q| {
-            let vq = q.vq.lock().state();
-            mem::memory_access_ok([&vq], umem, log_all, &user::access_ok)
+            let vq = q.vq.lock();
+            let vqs = [(&vq.cfg, vq.active())];
+            mem::memory_access_ok(vqs, umem, log_all, &user::access_ok)
         })
     }
 
@@ -645,7 +641,7 @@ impl<D: QueueData> Dev<D> {
             if !vq.log_ok(p) {
                 r = Err(EFAULT);
             } else {
-                vq.log_base = p;
+                vq.cfg.log_base = p;
             }
         }
         r

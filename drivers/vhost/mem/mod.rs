@@ -24,6 +24,7 @@ mod log;
 mod msg;
 mod table;
 mod translate;
+mod vq_config;
 mod vring;
 
 // The host crate uses all of these; each kernel module a part.
@@ -102,6 +103,13 @@ pub use self::{
         VHOST_ACCESS_RW,
         VHOST_ACCESS_WO, //
     },
+    vq_config::{
+        VqConfig,
+        VHOST_F_LOG_ALL,
+        VIRTIO_FEATURES_U64S,
+        VIRTIO_F_RING_PACKED,
+        VIRTIO_RING_F_EVENT_IDX, //
+    },
     vring::{
         check_vring_addr,
         check_vring_num,
@@ -114,7 +122,6 @@ pub use self::{
         vq_meta_prefetch,
         Prefetch,
         RingSizes,
-        VqState,
         VringAddr,
         VHOST_VRING_F_LOG,
         VRING_AVAIL_ALIGN_SIZE,
