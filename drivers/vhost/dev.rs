@@ -2,6 +2,7 @@
 
 //! The state every vhost device has, and the ioctls net and vsock answer
 //! alike (drivers/vhost/vhost.c: `vhost_dev_ioctl()`, `vhost_vring_ioctl()`).
+//! The device IOTLB and its messages are iotlb.rs's.
 //!
 //! Locking follows C: the device mutex serialises configuration; each
 //! queue has its own mutex, which the worker holds while it runs the
@@ -13,8 +14,8 @@ use crate::{
         WORDS, //
     },
     iotlb::{
-        Iotlb,
-        Pending, //
+        Msgs,
+        Tlb, //
     },
     mem,
     rvhost::{
@@ -31,10 +32,7 @@ use crate::{
             Worker, //
         },
     },
-    umem::{
-        kernel_error,
-        Table, //
-    },
+    umem::Table,
     vq::{
         QueueData,
         Vq,
@@ -42,25 +40,15 @@ use crate::{
     },
 };
 use kernel::{
-    alloc::{
-        KVVec,
-        KVec, //
-    },
+    alloc::KVec,
     current,
     fs::File,
-    iov::{
-        IovIterDest,
-        IovIterSource, //
-    },
     mm::MmWithUser,
     new_mutex, new_poll_condvar, new_spinlock,
     prelude::*,
     sync::{
         aref::ARef,
-        poll::{
-            PollCondVar,
-            PollTable, //
-        },
+        poll::PollCondVar,
         Arc,
         Mutex,
         MutexGuard,
@@ -95,46 +83,19 @@ pub(crate) struct Dev<D> {
     /// socket polls without the device mutex (which a flush holds).
     #[pin]
     running: SpinLock<Option<Arc<Worker>>>,
-    /// The IOTLB; below the queue mutexes. A handler holds it for its
-    /// run, as C's handlers hold the queue mutexes that IOTLB messages
-    /// take (`vhost_dev_lock_vqs()`).
+    /// The IOTLB (see iotlb.rs); below the queue mutexes. A handler holds
+    /// it for its run, as C's handlers hold the queue mutexes that IOTLB
+    /// messages take (`vhost_dev_lock_vqs()`).
     #[pin]
-    tlb: Mutex<Tlb>,
+    pub(crate) tlb: Mutex<Tlb>,
     /// IOTLB messages to and from userspace; below the IOTLB. Never held
     /// across a handler run, so that `read()` and `poll()` never wait for
     /// one (C: `dev->iotlb_lock`).
     #[pin]
-    msgs: Mutex<Msgs>,
+    pub(crate) msgs: Mutex<Msgs>,
     /// Readers and pollers of IOTLB messages wait here (`dev->wait`).
     #[pin]
-    wait: PollCondVar,
-}
-
-/// The device IOTLB.
-pub(crate) struct Tlb {
-    /// Present while `VIRTIO_F_ACCESS_PLATFORM` is acked (`dev->iotlb`).
-    pub(crate) iotlb: Option<Iotlb>,
-}
-
-/// The IOTLB messages to and from userspace.
-struct Msgs {
-    /// Whether there is an IOTLB to take misses for.
-    enabled: bool,
-    /// Messages for `read()` (`dev->read_list`), with the miss each is.
-    read: KVVec<([u8; mem::MSG_SIZE], Pending)>,
-    /// Misses read by userspace and not answered yet (`dev->pending_list`):
-    /// only these are resumed by an update.
-    pending: KVVec<Pending>,
-    /// `VHOST_BACKEND_F_IOTLB_MSG_V2` acked: misses are `vhost_msg_v2`.
-    v2: bool,
-}
-
-impl Msgs {
-    /// `vhost_clear_msg()`.
-    fn clear_msgs(&mut self) {
-        self.read.clear();
-        self.pending.clear();
-    }
+    pub(crate) wait: PollCondVar,
 }
 
 /// What the device mutex protects.
@@ -188,15 +149,7 @@ impl<D: QueueData> Dev<D> {
             ),
             running <- new_spinlock!(None, "vhost_dev::running"),
             tlb <- new_mutex!(Tlb { iotlb: None }, "vhost_dev::iotlb"),
-            msgs <- new_mutex!(
-                Msgs {
-                    enabled: false,
-                    read: KVVec::new(),
-                    pending: KVVec::new(),
-                    v2: false,
-                },
-                "vhost_dev::iotlb_lock"
-            ),
+            msgs <- new_mutex!(Msgs::new(), "vhost_dev::iotlb_lock"),
             wait <- new_poll_condvar!("vhost_dev::wait"),
         }? Error))
     }
@@ -290,13 +243,7 @@ impl<D: QueueData> Dev<D> {
         }
         let iotlb = has(b::VIRTIO_F_ACCESS_PLATFORM);
         if iotlb {
-            // `vhost_init_device_iotlb()`: a new, empty IOTLB each time.
-            let limit = params::max_iotlb_entries();
-            if limit <= 0 {
-                return Err(EFAULT);
-            }
-            self.tlb.lock().iotlb = Some(Iotlb::new(limit as usize));
-            self.msgs.lock().enabled = true;
+            self.init_iotlb()?;
         } else {
             self.clear_iotlb();
         }
@@ -325,131 +272,8 @@ impl<D: QueueData> Dev<D> {
         }
         // C takes the device mutex for this.
         let _inner = self.inner.lock();
-        self.msgs.lock().v2 = f & (1 << b::VHOST_BACKEND_F_IOTLB_MSG_V2) != 0;
+        self.set_iotlb_msg_v2(f & (1 << b::VHOST_BACKEND_F_IOTLB_MSG_V2) != 0);
         Ok(0)
-    }
-
-    /// `vhost_clear_device_iotlb()`.
-    pub(crate) fn clear_iotlb(&self) {
-        if self.tlb.lock().iotlb.take().is_some() {
-            let mut msgs = self.msgs.lock();
-            msgs.enabled = false;
-            msgs.clear_msgs();
-            drop(msgs);
-            self.wait.notify_all();
-        }
-    }
-
-    /// `vhost_clear_msg()`.
-    pub(crate) fn clear_msgs(&self) {
-        self.msgs.lock().clear_msgs();
-    }
-
-    /// The IOTLB, for translating.
-    pub(crate) fn lock_tlb(&self) -> MutexGuard<'_, Tlb> {
-        self.tlb.lock()
-    }
-
-    /// `vhost_iotlb_miss()`: tells userspace that queue `vq` needs a
-    /// translation for `iova`; the queue runs again when it comes.
-    pub(crate) fn report_miss(&self, vq: usize, iova: u64, perm: u8) {
-        let mut tlb = self.msgs.lock();
-        if !tlb.enabled {
-            return;
-        }
-        let m = mem::encode_miss(tlb.v2, iova, perm);
-        // Room on the pending list for every miss userspace may read, so
-        // that read() need not allocate after taking the message.
-        let room = tlb.read.len() + 1;
-        if tlb.pending.reserve(room, GFP_KERNEL).is_err()
-            || tlb
-                .read
-                .push((m, Pending { iova, vq }), GFP_KERNEL)
-                .is_err()
-        {
-            return;
-        }
-        drop(tlb);
-        self.wait.notify_all();
-    }
-
-    /// `vhost_process_iotlb_msg()`; an update runs the queues that missed
-    /// in its range (`vhost_iotlb_notify_vq()`).
-    fn process_msg(&self, w: &mem::WriteMsg) -> Result {
-        let _inner = self.inner.lock();
-        let mut table = self.tlb.lock();
-        let map = table.iotlb.as_mut().map(Iotlb::map_mut);
-        let out = mem::process_iotlb_msg(map, w.asid, &w.msg, &user::access_ok);
-        drop(table);
-        out.result.map_err(kernel_error)?;
-        if out.notify {
-            self.msgs.lock().pending.retain(|p| {
-                let resolved = mem::resolves_miss(&w.msg, p.iova);
-                if resolved {
-                    self.requeue(1 << p.vq);
-                }
-                !resolved
-            });
-        }
-        Ok(())
-    }
-
-    /// `read()`: the next queued IOTLB message (`vhost_chr_read_iter()`).
-    /// Without an IOTLB a blocking reader gets `EBADFD`.
-    pub(crate) fn read(&self, iov: &mut IovIterDest<'_>, nonblock: bool) -> Result<usize> {
-        if iov.len() < mem::MSG_SIZE {
-            return Ok(0);
-        }
-        let mut tlb = self.msgs.lock();
-        let (msg, miss) = loop {
-            if !tlb.read.is_empty() {
-                break tlb.read.remove(0)?;
-            }
-            if nonblock {
-                return Err(EAGAIN);
-            }
-            if !tlb.enabled {
-                return Err(errno::ebadfd());
-            }
-            if self.wait.wait_interruptible(&mut tlb) {
-                return Err(ERESTARTSYS);
-            }
-        };
-        drop(tlb);
-        let n = iov.copy_to_iter(&msg);
-        // A miss read whole waits for its update; one that could not be
-        // copied is dropped (`vhost_chr_read_iter()`).
-        if n == msg.len() {
-            let mut tlb = self.msgs.lock();
-            // Unless the IOTLB went away meanwhile, taking its misses. The
-            // room was reserved with the message: the push cannot fail,
-            // and if it did, the queue would go on at its next kick.
-            if tlb.enabled && tlb.pending.push_within_capacity(miss).is_err() {
-                pr_debug!("rvhost: no room for a pending IOTLB miss\n");
-            }
-        }
-        Ok(n)
-    }
-
-    /// `write()`: an IOTLB message (`vhost_chr_write_iter()`). Net and vsock
-    /// do not offer `VHOST_BACKEND_F_IOTLB_ASID`.
-    pub(crate) fn write(&self, iov: &mut IovIterSource<'_>) -> Result<usize> {
-        // C copies the type, skips a word and copies the 32-byte message.
-        let mut buf = [0u8; 40];
-        let n = iov.copy_from_iter(&mut buf);
-        let w = mem::parse_write(&buf[..n], false).map_err(kernel_error)?;
-        self.process_msg(&w).map_err(|_| EFAULT)?;
-        Ok(mem::MSG_SIZE)
-    }
-
-    /// `poll()`: readable while IOTLB messages are queued.
-    pub(crate) fn poll(&self, file: &File, table: &PollTable<'_>) -> u32 {
-        table.register_wait(file, &self.wait);
-        if self.msgs.lock().read.is_empty() {
-            0
-        } else {
-            b::EPOLLIN | b::EPOLLRDNORM
-        }
     }
 
     /// `VHOST_SET_OWNER`: the calling process becomes the owner, and its
@@ -532,13 +356,7 @@ impl<D: QueueData> Dev<D> {
         }
         inner.log_ctx = None;
         inner.umem = None;
-        self.tlb.lock().iotlb = None;
-        {
-            let mut msgs = self.msgs.lock();
-            msgs.enabled = false;
-            msgs.v2 = false;
-            msgs.clear_msgs();
-        }
+        self.cleanup_iotlb();
         *self.running.lock() = None;
         if let Some(w) = inner.worker.take() {
             w.stop();

@@ -9,6 +9,7 @@ mod dev;
 mod features;
 #[expect(dead_code)]
 mod guest;
+#[expect(dead_code)]
 mod iotlb;
 #[expect(dead_code)]
 mod mem;
