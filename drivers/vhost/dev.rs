@@ -17,7 +17,6 @@ use crate::{
         Msgs,
         Tlb, //
     },
-    mem,
     rvhost::{
         bindings as b, errno,
         eventfd::{
@@ -106,9 +105,9 @@ pub(crate) struct DevInner {
     owner: Option<ARef<MmWithUser>>,
     /// The worker, from `SET_OWNER` to `RESET_OWNER` or release.
     pub(crate) worker: Option<Arc<Worker>>,
-    /// `VHOST_SET_MEM_TABLE`; a new device has none, `RESET_OWNER` leaves
-    /// an empty one (as `vhost_dev_reset_owner()`).
-    umem: Option<Arc<Table>>,
+    /// `VHOST_SET_MEM_TABLE` (see umem.rs); a new device has none,
+    /// `RESET_OWNER` leaves an empty one (as `vhost_dev_reset_owner()`).
+    pub(crate) umem: Option<Arc<Table>>,
     log_ctx: Option<Arc<EventFd>>,
     /// `VHOST_SET_FORK_FROM_OWNER`: a vhost_task (true) or a kthread.
     fork_owner: bool,
@@ -382,17 +381,6 @@ impl<D: QueueData> Dev<D> {
         inner.umem = Some(empty);
     }
 
-    /// `memory_access_ok()`: every queue with a backend can reach `umem`
-    /// (and log it when `log_all` or its features say so).
-    fn memory_access_ok(&self, umem: Option<&Table>, log_all: bool) -> bool {
-        let umem = umem.map(Table::map);
-        self.vqs.iter().all(|q| {
-            let vq = q.vq.lock();
-            let vqs = [(&vq.cfg, vq.active())];
-            mem::memory_access_ok(vqs, umem, log_all, &user::access_ok)
-        })
-    }
-
     /// `VHOST_SET_FORK_FROM_OWNER`, before an owner exists.
     fn set_fork_owner(inner: &mut DevInner, arg: usize) -> Result<isize> {
         if inner.owner.is_some() {
@@ -414,36 +402,6 @@ impl<D: QueueData> Dev<D> {
         uapi::ioctl_arg(b::VHOST_GET_FORK_FROM_OWNER, arg)
             .writer()
             .write(&v)?;
-        Ok(0)
-    }
-
-    /// `VHOST_SET_MEM_TABLE`.
-    fn set_mem_table(&self, inner: &mut DevInner, arg: usize) -> Result<isize> {
-        let mut r = UserSlice::new(UserPtr::from_addr(arg), usize::MAX).reader();
-        let hdr: b::vhost_memory = r.read()?;
-        if hdr.padding != 0 {
-            return Err(errno::eopnotsupp());
-        }
-        if hdr.nregions > u32::from(params::max_mem_regions()) {
-            return Err(E2BIG);
-        }
-        if params::max_iotlb_entries() <= 0 {
-            return Err(EINVAL);
-        }
-        let mut regions = KVec::with_capacity(hdr.nregions as usize, GFP_KERNEL)?;
-        for _ in 0..hdr.nregions {
-            let reg: b::vhost_memory_region = r.read()?;
-            regions.push(reg, GFP_KERNEL)?;
-        }
-        let table = Table::from_regions(&regions)?;
-        if !self.memory_access_ok(Some(&table), false) {
-            return Err(EFAULT);
-        }
-        let table = Arc::new(table, GFP_KERNEL)?;
-        for q in self.vqs.iter() {
-            q.vq.lock().umem = Some(table.clone());
-        }
-        inner.umem = Some(table);
         Ok(0)
     }
 

@@ -1,10 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The memory table of `VHOST_SET_MEM_TABLE`. C keeps it in a
+//! The memory table of `VHOST_SET_MEM_TABLE` (drivers/vhost/vhost.c:
+//! `vhost_set_memory()`, `memory_access_ok()`). C keeps it in a
 //! `vhost_iotlb`; so do we: the table logic is `mem::Iotlb`, shared with
 //! the device IOTLB and tested on the host (see Documentation/mem.rst).
 
 use crate::{
+    dev::{
+        Dev,
+        DevInner, //
+    },
     mem::{
         self,
         Iotlb,
@@ -15,10 +20,24 @@ use crate::{
     },
     rvhost::{
         bindings as b,
-        params, //
+        errno,
+        params,
+        user, //
+    },
+    vq::QueueData,
+};
+use kernel::{
+    alloc::{
+        KVVec,
+        KVec, //
+    },
+    prelude::*,
+    sync::Arc,
+    uaccess::{
+        UserPtr,
+        UserSlice, //
     },
 };
-use kernel::{alloc::KVVec, prelude::*};
 
 /// The kernel's storage for table entries.
 pub(crate) type Slots = KVVec<Slot>;
@@ -71,5 +90,48 @@ impl Table {
     /// The entries, for the checks of `mem`.
     pub(crate) fn map(&self) -> &Iotlb<Slots> {
         &self.map
+    }
+}
+
+impl<D: QueueData> Dev<D> {
+    /// `VHOST_SET_MEM_TABLE` (`vhost_set_memory()`).
+    pub(crate) fn set_mem_table(&self, inner: &mut DevInner, arg: usize) -> Result<isize> {
+        let mut r = UserSlice::new(UserPtr::from_addr(arg), usize::MAX).reader();
+        let hdr: b::vhost_memory = r.read()?;
+        if hdr.padding != 0 {
+            return Err(errno::eopnotsupp());
+        }
+        if hdr.nregions > u32::from(params::max_mem_regions()) {
+            return Err(E2BIG);
+        }
+        if params::max_iotlb_entries() <= 0 {
+            return Err(EINVAL);
+        }
+        let mut regions = KVec::with_capacity(hdr.nregions as usize, GFP_KERNEL)?;
+        for _ in 0..hdr.nregions {
+            let reg: b::vhost_memory_region = r.read()?;
+            regions.push(reg, GFP_KERNEL)?;
+        }
+        let table = Table::from_regions(&regions)?;
+        if !self.memory_access_ok(Some(&table), false) {
+            return Err(EFAULT);
+        }
+        let table = Arc::new(table, GFP_KERNEL)?;
+        for q in self.vqs.iter() {
+            q.vq.lock().umem = Some(table.clone());
+        }
+        inner.umem = Some(table);
+        Ok(0)
+    }
+
+    /// `memory_access_ok()`: every queue with a backend can reach `umem`
+    /// (and log it when `log_all` or its features say so).
+    pub(crate) fn memory_access_ok(&self, umem: Option<&Table>, log_all: bool) -> bool {
+        let umem = umem.map(Table::map);
+        self.vqs.iter().all(|q| {
+            let vq = q.vq.lock();
+            let vqs = [(&vq.cfg, vq.active())];
+            mem::memory_access_ok(vqs, umem, log_all, &user::access_ok)
+        })
     }
 }
