@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The state every vhost device has, and the ioctls net and vsock answer
-//! alike (drivers/vhost/vhost.c: `vhost_dev_ioctl()`, `vhost_vring_ioctl()`).
-//! The device IOTLB and its messages are iotlb.rs's.
+//! The state every vhost device has, and the device ioctls net and vsock
+//! answer alike (drivers/vhost/vhost.c: `vhost_dev_ioctl()`). Other files
+//! add to [`Dev`] what C keeps next to each concept: the vring ioctls
+//! (vq.rs), `VHOST_SET_MEM_TABLE` (umem.rs), the device IOTLB and its
+//! messages (iotlb.rs).
 //!
 //! Locking follows C: the device mutex serialises configuration; each
 //! queue has its own mutex, which the worker holds while it runs the
@@ -19,10 +21,7 @@ use crate::{
     },
     rvhost::{
         bindings as b, errno,
-        eventfd::{
-            EventFd,
-            EventFile, //
-        },
+        eventfd::EventFd,
         params,
         poll::FilePoll,
         uapi, user,
@@ -457,120 +456,6 @@ impl<D: QueueData> Dev<D> {
             b::VHOST_SET_LOG_BASE => self.set_log_base(arg).map(Some),
             b::VHOST_SET_LOG_FD => self.set_log_fd(inner, arg).map(Some),
             _ => Ok(None),
-        }
-    }
-
-    /// `vhost_get_vq_from_user()`: the index a vring ioctl starts with.
-    pub(crate) fn vq_index(&self, arg: usize) -> Result<usize> {
-        // Whatever the command: C's get_user() of a u32.
-        let idx: u32 = UserSlice::new(UserPtr::from_addr(arg), core::mem::size_of::<u32>())
-            .reader()
-            .read()?;
-        if idx >= self.nvqs() {
-            return Err(errno::enobufs());
-        }
-        Ok(idx as usize)
-    }
-
-    /// `vhost_vring_ioctl()`.
-    pub(crate) fn vring_ioctl(&self, inner: &DevInner, cmd: u32, arg: usize) -> Result<isize> {
-        let idx = self.vq_index(arg)?;
-        let q = &self.vqs[idx];
-        let mut vq = q.vq.lock();
-        let argp = uapi::ioctl_arg(cmd, arg);
-        match cmd {
-            b::VHOST_SET_VRING_NUM => {
-                // `vhost_vring_set_num()` checks the backend before reading.
-                if vq.data.has_backend() {
-                    return Err(EBUSY);
-                }
-                let s: b::vhost_vring_state = argp.reader().read()?;
-                vq.set_num(s.num)?;
-                Ok(0)
-            }
-            b::VHOST_SET_VRING_ADDR => {
-                let a: b::vhost_vring_addr = argp.reader().read()?;
-                vq.set_addr(&a)?;
-                Ok(0)
-            }
-            b::VHOST_SET_VRING_BASE => {
-                if vq.data.has_backend() {
-                    return Err(EBUSY);
-                }
-                let s: b::vhost_vring_state = argp.reader().read()?;
-                vq.set_base(s.num)?;
-                Ok(0)
-            }
-            b::VHOST_GET_VRING_BASE => {
-                let s = b::vhost_vring_state {
-                    index: idx as u32,
-                    num: vq.get_base(),
-                };
-                argp.writer().write(&s)?;
-                Ok(0)
-            }
-            b::VHOST_SET_VRING_KICK => {
-                let f: b::vhost_vring_file = argp.reader().read()?;
-                let file = if f.fd == -1 {
-                    None
-                } else {
-                    Some(EventFile::from_fd(f.fd)?)
-                };
-                let same = match (&file, &vq.kick) {
-                    (Some(a), Some(b)) => core::ptr::eq(a.file(), b.file()),
-                    (None, None) => true,
-                    _ => false,
-                };
-                if same {
-                    return Ok(0);
-                }
-                let had = vq.kick.is_some();
-                if had {
-                    q.kick.as_ref().stop();
-                }
-                vq.kick = file;
-                let r = match &vq.kick {
-                    Some(k) => self.start_poll(q.kick.as_ref(), k.file()).map(|()| 0),
-                    None => Ok(0),
-                };
-                drop(vq);
-                if had {
-                    Self::flush(inner);
-                }
-                r
-            }
-            b::VHOST_SET_VRING_CALL => {
-                let f: b::vhost_vring_file = argp.reader().read()?;
-                vq.call = if f.fd == -1 {
-                    None
-                } else {
-                    Some(EventFd::from_fd(f.fd)?)
-                };
-                Ok(0)
-            }
-            b::VHOST_SET_VRING_ERR => {
-                let f: b::vhost_vring_file = argp.reader().read()?;
-                vq.err = if f.fd == -1 {
-                    None
-                } else {
-                    Some(EventFd::from_fd(f.fd)?)
-                };
-                Ok(0)
-            }
-            b::VHOST_SET_VRING_BUSYLOOP_TIMEOUT => {
-                let s: b::vhost_vring_state = argp.reader().read()?;
-                vq.busyloop_timeout = s.num;
-                Ok(0)
-            }
-            b::VHOST_GET_VRING_BUSYLOOP_TIMEOUT => {
-                let s = b::vhost_vring_state {
-                    index: idx as u32,
-                    num: vq.busyloop_timeout,
-                };
-                argp.writer().write(&s)?;
-                Ok(0)
-            }
-            _ => Err(ENOIOCTLCMD),
         }
     }
 }

@@ -11,6 +11,10 @@
 //! addresses and features at once, as C's does.
 
 use crate::{
+    dev::{
+        Dev,
+        DevInner, //
+    },
     features::WORDS,
     guest::{
         Guest,
@@ -28,19 +32,27 @@ use crate::{
         Vring, //
     },
     rvhost::{
-        bindings,
+        bindings, errno,
         eventfd::{
             EventFd,
             EventFile, //
         },
-        user,
+        uapi, user,
     },
     umem::{
         kernel_error,
         Table, //
     },
 };
-use kernel::{alloc::KVVec, prelude::*, sync::Arc};
+use kernel::{
+    alloc::KVVec,
+    prelude::*,
+    sync::Arc,
+    uaccess::{
+        UserPtr,
+        UserSlice, //
+    },
+};
 
 /// `VHOST_F_LOG_ALL`.
 pub(crate) const LOG_ALL: u32 = mem::VHOST_F_LOG_ALL;
@@ -323,6 +335,122 @@ impl<D: QueueData> Vq<D> {
     pub(crate) fn signal_err(&self) {
         if let Some(err) = &self.err {
             err.signal();
+        }
+    }
+}
+
+impl<D: QueueData> Dev<D> {
+    /// `vhost_get_vq_from_user()`: the index a vring ioctl starts with.
+    pub(crate) fn vq_index(&self, arg: usize) -> Result<usize> {
+        // Whatever the command: C's get_user() of a u32.
+        let idx: u32 = UserSlice::new(UserPtr::from_addr(arg), core::mem::size_of::<u32>())
+            .reader()
+            .read()?;
+        if idx >= self.nvqs() {
+            return Err(errno::enobufs());
+        }
+        Ok(idx as usize)
+    }
+
+    /// `vhost_vring_ioctl()`.
+    pub(crate) fn vring_ioctl(&self, inner: &DevInner, cmd: u32, arg: usize) -> Result<isize> {
+        let idx = self.vq_index(arg)?;
+        let q = &self.vqs[idx];
+        let mut vq = q.vq.lock();
+        let argp = uapi::ioctl_arg(cmd, arg);
+        match cmd {
+            bindings::VHOST_SET_VRING_NUM => {
+                // `vhost_vring_set_num()` checks the backend before reading.
+                if vq.data.has_backend() {
+                    return Err(EBUSY);
+                }
+                let s: bindings::vhost_vring_state = argp.reader().read()?;
+                vq.set_num(s.num)?;
+                Ok(0)
+            }
+            bindings::VHOST_SET_VRING_ADDR => {
+                let a: bindings::vhost_vring_addr = argp.reader().read()?;
+                vq.set_addr(&a)?;
+                Ok(0)
+            }
+            bindings::VHOST_SET_VRING_BASE => {
+                if vq.data.has_backend() {
+                    return Err(EBUSY);
+                }
+                let s: bindings::vhost_vring_state = argp.reader().read()?;
+                vq.set_base(s.num)?;
+                Ok(0)
+            }
+            bindings::VHOST_GET_VRING_BASE => {
+                let s = bindings::vhost_vring_state {
+                    index: idx as u32,
+                    num: vq.get_base(),
+                };
+                argp.writer().write(&s)?;
+                Ok(0)
+            }
+            bindings::VHOST_SET_VRING_KICK => {
+                let f: bindings::vhost_vring_file = argp.reader().read()?;
+                let file = if f.fd == -1 {
+                    None
+                } else {
+                    Some(EventFile::from_fd(f.fd)?)
+                };
+                let same = match (&file, &vq.kick) {
+                    (Some(a), Some(b)) => core::ptr::eq(a.file(), b.file()),
+                    (None, None) => true,
+                    _ => false,
+                };
+                if same {
+                    return Ok(0);
+                }
+                let had = vq.kick.is_some();
+                if had {
+                    q.kick.as_ref().stop();
+                }
+                vq.kick = file;
+                let r = match &vq.kick {
+                    Some(k) => self.start_poll(q.kick.as_ref(), k.file()).map(|()| 0),
+                    None => Ok(0),
+                };
+                drop(vq);
+                if had {
+                    Self::flush(inner);
+                }
+                r
+            }
+            bindings::VHOST_SET_VRING_CALL => {
+                let f: bindings::vhost_vring_file = argp.reader().read()?;
+                vq.call = if f.fd == -1 {
+                    None
+                } else {
+                    Some(EventFd::from_fd(f.fd)?)
+                };
+                Ok(0)
+            }
+            bindings::VHOST_SET_VRING_ERR => {
+                let f: bindings::vhost_vring_file = argp.reader().read()?;
+                vq.err = if f.fd == -1 {
+                    None
+                } else {
+                    Some(EventFd::from_fd(f.fd)?)
+                };
+                Ok(0)
+            }
+            bindings::VHOST_SET_VRING_BUSYLOOP_TIMEOUT => {
+                let s: bindings::vhost_vring_state = argp.reader().read()?;
+                vq.busyloop_timeout = s.num;
+                Ok(0)
+            }
+            bindings::VHOST_GET_VRING_BUSYLOOP_TIMEOUT => {
+                let s = bindings::vhost_vring_state {
+                    index: idx as u32,
+                    num: vq.busyloop_timeout,
+                };
+                argp.writer().write(&s)?;
+                Ok(0)
+            }
+            _ => Err(ENOIOCTLCMD),
         }
     }
 }
