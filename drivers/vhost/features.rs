@@ -4,13 +4,13 @@
 //! `VHOST_GET_FEATURES` (word 0) and `VHOST_GET_FEATURES_ARRAY`.
 
 use crate::{
-    mem,
+    addr_space,
     rvhost::bindings as b, //
 };
 
 /// Number of feature words the kernel knows (`VIRTIO_FEATURES_U64S`), as a
 /// queue keeps them.
-pub(crate) const WORDS: usize = mem::VIRTIO_FEATURES_U64S;
+pub(crate) const WORDS: usize = addr_space::VIRTIO_FEATURES_U64S;
 
 /// Bits every vhost device offers (`VHOST_FEATURES` in drivers/vhost/vhost.h).
 pub(crate) const VHOST_BITS: [u32; 6] = [

@@ -5,14 +5,14 @@
 //! (drivers/vhost/vhost.c: `vhost_chr_read_iter()`,
 //! `vhost_chr_write_iter()`, `vhost_chr_poll()`, `vhost_iotlb_miss()`,
 //! `vhost_process_iotlb_msg()`). The message format and table logic are
-//! `mem`'s; this is the kernel's view.
+//! `addr_space`'s; this is the kernel's view.
 
 use crate::{
-    dev::Dev,
-    mem::{
+    addr_space::{
         self,
         Kind, //
     },
+    dev::Dev,
     rvhost::{
         bindings as b,
         errno,
@@ -40,14 +40,14 @@ use kernel::{
 };
 
 /// `VHOST_ACCESS_RO`, `VHOST_ACCESS_WO`.
-pub(crate) use crate::mem::{
+pub(crate) use crate::addr_space::{
     VHOST_ACCESS_RO as ACCESS_RO,
     VHOST_ACCESS_WO as ACCESS_WO, //
 };
 
-/// The device IOTLB: a `mem::Iotlb` that reports holes as misses.
+/// The device IOTLB: a `addr_space::Iotlb` that reports holes as misses.
 pub(crate) struct Iotlb {
-    map: mem::Iotlb<Slots>,
+    map: addr_space::Iotlb<Slots>,
     /// Counts changes, so that queues know when the ring translations
     /// they cached are stale (C resets every `vq->meta_iotlb[]` instead).
     generation: u64,
@@ -57,20 +57,20 @@ impl Iotlb {
     /// `iotlb_alloc()`: at most `limit` entries, the oldest retired.
     pub(crate) fn new(limit: usize) -> Self {
         Self {
-            map: mem::Iotlb::new(Slots::new(), Kind::Iotlb, limit as u32),
+            map: addr_space::Iotlb::new(Slots::new(), Kind::Iotlb, limit as u32),
             generation: 0,
         }
     }
 
-    /// The table, for the functions of `mem`.
-    pub(crate) fn map(&self) -> &mem::Iotlb<Slots> {
+    /// The table, for the functions of `addr_space`.
+    pub(crate) fn map(&self) -> &addr_space::Iotlb<Slots> {
         &self.map
     }
 
-    /// The table, for `mem::process_iotlb_msg()`: whatever it does
+    /// The table, for `addr_space::process_iotlb_msg()`: whatever it does
     /// invalidates the cached ring translations (C's
     /// `vhost_vq_meta_reset()` on update and invalidate).
-    pub(crate) fn map_mut(&mut self) -> &mut mem::Iotlb<Slots> {
+    pub(crate) fn map_mut(&mut self) -> &mut addr_space::Iotlb<Slots> {
         self.generation = self.generation.wrapping_add(1);
         &mut self.map
     }
@@ -99,7 +99,7 @@ pub(crate) struct Msgs {
     /// Whether there is an IOTLB to take misses for.
     enabled: bool,
     /// Messages for `read()` (`dev->read_list`), with the miss each is.
-    read: KVVec<([u8; mem::MSG_SIZE], Pending)>,
+    read: KVVec<([u8; addr_space::MSG_SIZE], Pending)>,
     /// Misses read by userspace and not answered yet (`dev->pending_list`):
     /// only these are resumed by an update.
     pending: KVVec<Pending>,
@@ -165,7 +165,7 @@ impl<D: QueueData> Dev<D> {
         if !tlb.enabled {
             return;
         }
-        let m = mem::encode_miss(tlb.v2, iova, perm);
+        let m = addr_space::encode_miss(tlb.v2, iova, perm);
         // Room on the pending list for every miss userspace may read, so
         // that read() need not allocate after taking the message.
         let room = tlb.read.len() + 1;
@@ -183,16 +183,16 @@ impl<D: QueueData> Dev<D> {
 
     /// `vhost_process_iotlb_msg()`; an update runs the queues that missed
     /// in its range (`vhost_iotlb_notify_vq()`).
-    fn process_msg(&self, w: &mem::WriteMsg) -> Result {
+    fn process_msg(&self, w: &addr_space::WriteMsg) -> Result {
         let _inner = self.lock();
         let mut table = self.tlb.lock();
         let map = table.iotlb.as_mut().map(Iotlb::map_mut);
-        let out = mem::process_iotlb_msg(map, w.asid, &w.msg, &user::access_ok);
+        let out = addr_space::process_iotlb_msg(map, w.asid, &w.msg, &user::access_ok);
         drop(table);
         out.result.map_err(kernel_error)?;
         if out.notify {
             self.msgs.lock().pending.retain(|p| {
-                let resolved = mem::resolves_miss(&w.msg, p.iova);
+                let resolved = addr_space::resolves_miss(&w.msg, p.iova);
                 if resolved {
                     self.requeue(1 << p.vq);
                 }
@@ -205,7 +205,7 @@ impl<D: QueueData> Dev<D> {
     /// `read()`: the next queued IOTLB message (`vhost_chr_read_iter()`).
     /// Without an IOTLB a blocking reader gets `EBADFD`.
     pub(crate) fn read(&self, iov: &mut IovIterDest<'_>, nonblock: bool) -> Result<usize> {
-        if iov.len() < mem::MSG_SIZE {
+        if iov.len() < addr_space::MSG_SIZE {
             return Ok(0);
         }
         let mut tlb = self.msgs.lock();
@@ -245,9 +245,9 @@ impl<D: QueueData> Dev<D> {
         // C copies the type, skips a word and copies the 32-byte message.
         let mut buf = [0u8; 40];
         let n = iov.copy_from_iter(&mut buf);
-        let w = mem::parse_write(&buf[..n], false).map_err(kernel_error)?;
+        let w = addr_space::parse_write(&buf[..n], false).map_err(kernel_error)?;
         self.process_msg(&w).map_err(|_| EFAULT)?;
-        Ok(mem::MSG_SIZE)
+        Ok(addr_space::MSG_SIZE)
     }
 
     /// `poll()`: readable while IOTLB messages are queued.

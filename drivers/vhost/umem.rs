@@ -2,21 +2,22 @@
 
 //! The memory table of `VHOST_SET_MEM_TABLE` (drivers/vhost/vhost.c:
 //! `vhost_set_memory()`, `memory_access_ok()`). C keeps it in a
-//! `vhost_iotlb`; so do we: the table logic is `mem::Iotlb`, shared with
-//! the device IOTLB and tested on the host (see Documentation/mem.rst).
+//! `vhost_iotlb`; so do we: the table logic is `addr_space::Iotlb`, shared
+//! with the device IOTLB and tested on the host (see
+//! Documentation/addr_space.rst).
 
 use crate::{
-    dev::{
-        Dev,
-        DevInner, //
-    },
-    mem::{
+    addr_space::{
         self,
         Iotlb,
         Kind,
         MemoryRegion,
         NoMem,
         Slot, //
+    },
+    dev::{
+        Dev,
+        DevInner, //
     },
     rvhost::{
         bindings as b,
@@ -42,7 +43,7 @@ use kernel::{
 /// The kernel's storage for table entries.
 pub(crate) type Slots = KVVec<Slot>;
 
-impl mem::Storage for Slots {
+impl addr_space::Storage for Slots {
     fn push_slot(&mut self, slot: Slot) -> Result<(), NoMem> {
         self.push(slot, GFP_KERNEL).map_err(|_| NoMem)
     }
@@ -52,8 +53,8 @@ impl mem::Storage for Slots {
     }
 }
 
-/// The kernel error for an errno of `mem`.
-pub(crate) fn kernel_error(e: mem::Errno) -> Error {
+/// The kernel error for an errno of `addr_space`.
+pub(crate) fn kernel_error(e: addr_space::Errno) -> Error {
     Error::from_errno(e.to_errno())
 }
 
@@ -83,11 +84,12 @@ impl Table {
             userspace_addr: r.userspace_addr,
             flags_padding: r.flags_padding,
         });
-        let map = mem::build_umem(Slots::new(), regions, Self::limit()).map_err(kernel_error)?;
+        let map =
+            addr_space::build_umem(Slots::new(), regions, Self::limit()).map_err(kernel_error)?;
         Ok(Self { map })
     }
 
-    /// The entries, for the checks of `mem`.
+    /// The entries, for the checks of `addr_space`.
     pub(crate) fn map(&self) -> &Iotlb<Slots> {
         &self.map
     }
@@ -131,7 +133,7 @@ impl<D: QueueData> Dev<D> {
         self.vqs.iter().all(|q| {
             let vq = q.vq.lock();
             let vqs = [(&vq.cfg, vq.active())];
-            mem::memory_access_ok(vqs, umem, log_all, &user::access_ok)
+            addr_space::memory_access_ok(vqs, umem, log_all, &user::access_ok)
         })
     }
 }

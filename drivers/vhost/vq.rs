@@ -4,13 +4,17 @@
 //! (drivers/vhost/vhost.c: `vhost_vring_ioctl()`).
 //!
 //! Userspace configures a queue field by field, into one [`VqConfig`] that
-//! the checks of `mem` read in place, as C checks it, so ioctl answers
+//! the checks of `addr_space` read in place, as C checks it, so ioctl answers
 //! never depend on what the ring layer would accept. The
 //! ring layer's [`Vring`] is loaded with that configuration when a backend
 //! starts the queue ([`Vq::start_ring`]); a running queue takes new ring
 //! addresses and features at once, as C's does.
 
 use crate::{
+    addr_space::{
+        self,
+        VqConfig, //
+    },
     dev::{
         Dev,
         DevInner, //
@@ -22,10 +26,6 @@ use crate::{
         Rings, //
     },
     iotlb::Iotlb,
-    mem::{
-        self,
-        VqConfig, //
-    },
     ring::{
         self,
         Desc,
@@ -55,16 +55,16 @@ use kernel::{
 };
 
 /// `VHOST_F_LOG_ALL`.
-pub(crate) const LOG_ALL: u32 = mem::VHOST_F_LOG_ALL;
+pub(crate) const LOG_ALL: u32 = addr_space::VHOST_F_LOG_ALL;
 /// `VHOST_VRING_F_LOG`.
-pub(crate) const VRING_F_LOG: u32 = mem::VHOST_VRING_F_LOG;
+pub(crate) const VRING_F_LOG: u32 = addr_space::VHOST_VRING_F_LOG;
 
-// The bits `mem` spells out itself, as the uapi has them.
+// The bits `addr_space` spells out itself, as the uapi has them.
 const _: () = {
-    assert!(mem::VHOST_F_LOG_ALL == bindings::VHOST_F_LOG_ALL);
-    assert!(mem::VIRTIO_RING_F_EVENT_IDX == bindings::VIRTIO_RING_F_EVENT_IDX);
-    assert!(mem::VIRTIO_F_RING_PACKED == bindings::VIRTIO_F_RING_PACKED);
-    assert!(mem::VHOST_VRING_F_LOG == bindings::VHOST_VRING_F_LOG);
+    assert!(addr_space::VHOST_F_LOG_ALL == bindings::VHOST_F_LOG_ALL);
+    assert!(addr_space::VIRTIO_RING_F_EVENT_IDX == bindings::VIRTIO_RING_F_EVENT_IDX);
+    assert!(addr_space::VIRTIO_F_RING_PACKED == bindings::VIRTIO_F_RING_PACKED);
+    assert!(addr_space::VHOST_VRING_F_LOG == bindings::VHOST_VRING_F_LOG);
 };
 
 /// The ring layer's queue, as the kernel instantiates it.
@@ -81,7 +81,8 @@ pub(crate) struct Vq<D> {
     /// Ring layer state; valid while a backend runs the queue.
     pub(crate) ring: Ring,
     /// Ring size and addresses, base, acked features, log base and the
-    /// IOTLB switch, as userspace set them; what the checks of `mem` read.
+    /// IOTLB switch, as userspace set them: what the checks of
+    /// `addr_space` read.
     pub(crate) cfg: VqConfig,
     pub(crate) kick: Option<EventFile>,
     pub(crate) call: Option<EventFd>,
@@ -93,7 +94,7 @@ pub(crate) struct Vq<D> {
     pub(crate) umem: Option<Arc<Table>>,
     /// The IOTLB entries the last prefetch found to cover each ring
     /// (`vq->meta_iotlb[]`), valid while the IOTLB is at `meta_gen`.
-    meta: mem::MetaCache,
+    meta: addr_space::MetaCache,
     meta_gen: u64,
     /// The device's per-queue data and backend.
     pub(crate) data: D,
@@ -112,7 +113,7 @@ impl<D: QueueData> Vq<D> {
             busyloop_timeout: 0,
             log_ctx: None,
             umem: None,
-            meta: mem::MetaCache::default(),
+            meta: addr_space::MetaCache::default(),
             meta_gen: 0,
             data,
         })
@@ -132,7 +133,7 @@ impl<D: QueueData> Vq<D> {
     }
 
     /// Whether the queue has a backend (`vhost_vq_get_backend()`), which
-    /// some checks of `mem` depend on.
+    /// some checks of `addr_space` depend on.
     pub(crate) fn active(&self) -> bool {
         self.data.has_backend()
     }
@@ -141,25 +142,25 @@ impl<D: QueueData> Vq<D> {
     /// may write (checked when it has a backend, else when it gets one).
     pub(crate) fn log_ok(&self, log_base: u64) -> bool {
         let umem = self.umem.as_deref().map(Table::map);
-        mem::log_base_ok(&self.cfg, self.active(), umem, log_base, &user::access_ok)
+        addr_space::log_base_ok(&self.cfg, self.active(), umem, log_base, &user::access_ok)
     }
 
     /// `vhost_vq_access_ok()`: what setting a backend checks first.
     pub(crate) fn access_ok(&self) -> bool {
         let umem = self.umem.as_deref().map(Table::map);
-        mem::vhost_vq_access_ok(&self.cfg, umem, &user::access_ok)
+        addr_space::vhost_vq_access_ok(&self.cfg, umem, &user::access_ok)
     }
 
     /// `VHOST_SET_VRING_NUM`.
     pub(crate) fn set_num(&mut self, num: u32) -> Result {
-        mem::check_vring_num(self.active(), num).map_err(kernel_error)?;
+        addr_space::check_vring_num(self.active(), num).map_err(kernel_error)?;
         self.cfg.num = num;
         Ok(())
     }
 
     /// `VHOST_SET_VRING_ADDR`.
     pub(crate) fn set_addr(&mut self, a: &bindings::vhost_vring_addr) -> Result {
-        let addr = mem::VringAddr {
+        let addr = addr_space::VringAddr {
             index: a.index,
             flags: a.flags,
             desc_user_addr: a.desc_user_addr,
@@ -167,7 +168,7 @@ impl<D: QueueData> Vq<D> {
             avail_user_addr: a.avail_user_addr,
             log_guest_addr: a.log_guest_addr,
         };
-        mem::check_vring_addr(&self.cfg, self.active(), &addr, &user::access_ok)
+        addr_space::check_vring_addr(&self.cfg, self.active(), &addr, &user::access_ok)
             .map_err(kernel_error)?;
         // A running queue uses the new rings at once, as C's handlers read
         // the addresses from the virtqueue at each use; a stopped one gets
@@ -230,7 +231,7 @@ impl<D: QueueData> Vq<D> {
     /// `vq_meta_prefetch()`: whether the handler may run. With an IOTLB
     /// the rings must be mapped, the first hole reported as a miss; the
     /// translations that cover whole rings are kept for the run.
-    pub(crate) fn prefetch(&mut self, tlb: Option<&Iotlb>) -> mem::Prefetch {
+    pub(crate) fn prefetch(&mut self, tlb: Option<&Iotlb>) -> addr_space::Prefetch {
         let tlb = tlb.filter(|_| self.cfg.iotlb);
         if let Some(t) = tlb {
             if self.meta_gen != t.generation() {
@@ -238,7 +239,7 @@ impl<D: QueueData> Vq<D> {
                 self.meta_gen = t.generation();
             }
         }
-        mem::vq_meta_prefetch(&self.cfg, tlb.map(Iotlb::map), &mut self.meta)
+        addr_space::vq_meta_prefetch(&self.cfg, tlb.map(Iotlb::map), &mut self.meta)
     }
 
     /// The ring, guest memory as this queue sees it, the device's data and
@@ -250,7 +251,7 @@ impl<D: QueueData> Vq<D> {
     ) -> (&'a mut Ring, Guest<'a>, &'a mut D, Option<&'a EventFd>) {
         let cfg = &self.cfg;
         let tlb = tlb.filter(|_| cfg.iotlb);
-        let sz = mem::RingSizes::of(cfg, cfg.num);
+        let sz = addr_space::RingSizes::of(cfg, cfg.num);
         // The used ring (device area) is logged with VHOST_VRING_F_LOG,
         // buffers with VHOST_F_LOG_ALL (C: `log_used()` and
         // `vhost_log_write()`); the packed descriptor ring takes used

@@ -16,7 +16,7 @@ use common::{
     map,
     table, //
 };
-use rvhost_mem::{
+use rvhost_addr_space::{
     build_umem,
     check_memory_header,
     memory_access_ok,
@@ -105,7 +105,7 @@ fn whole_space_region_maps_everything() {
     assert_eq!(
         t.translate(0xdead_0000, 16, VHOST_ACCESS_RO, 8)
             .collect::<Vec<_>>(),
-        [Ok(rvhost_mem::Seg {
+        [Ok(rvhost_addr_space::Seg {
             addr: 0xdead_1000,
             len: 16
         })]
@@ -129,7 +129,7 @@ fn overlaps_accepted_first_lowest_wins() {
     );
     assert_eq!(
         t.translate(0x2000, 1, VHOST_ACCESS_RO, 1).next(),
-        Some(Ok(rvhost_mem::Seg {
+        Some(Ok(rvhost_addr_space::Seg {
             addr: 0xc000,
             len: 1
         }))

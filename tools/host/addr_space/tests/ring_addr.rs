@@ -15,7 +15,7 @@ use common::{
     table,
     Table, //
 };
-use rvhost_mem::{
+use rvhost_addr_space::{
     check_vring_addr,
     check_vring_num,
     log_base_ok,

@@ -7,7 +7,7 @@
 
 #![allow(dead_code, unreachable_pub)]
 
-use rvhost_mem::{
+use rvhost_addr_space::{
     user_range_ok,
     Errno,
     Iotlb,
