@@ -296,7 +296,7 @@ impl<D: QueueData> Vq<D> {
             used,
             ..
         } = self.cfg;
-        let (ring, mem, _, _) = self.split(tlb);
+        let (ring, guest, _, _) = self.split(tlb);
         ring.set_features(features);
         if ring.set_num(num).is_err()
             || ring.set_addr(desc, avail, used).is_err()
@@ -304,8 +304,8 @@ impl<D: QueueData> Vq<D> {
         {
             return (Err(EFAULT), None);
         }
-        let r = ring.start(&mem).map_err(|_| EFAULT);
-        let (miss, logged) = (mem.miss(), mem.logged());
+        let r = ring.start(&guest).map_err(|_| EFAULT);
+        let (miss, logged) = (guest.miss(), guest.logged());
         if logged {
             self.signal_log();
         }
@@ -319,10 +319,10 @@ impl<D: QueueData> Vq<D> {
             return;
         }
         self.cfg.base = self.ring.get_base();
-        let (ring, mem, _, _) = self.split(tlb);
+        let (ring, guest, _, _) = self.split(tlb);
         // A ring the guest broke cannot take the last used entries; the
         // error was reported when it broke.
-        let _ = ring.stop(&mem);
+        let _ = ring.stop(&guest);
     }
 
     /// Signals the dirty log eventfd: pages were logged.
