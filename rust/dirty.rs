@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The dirty log of live migration: setting one bit of the user bitmap
-//! (`set_bit_to_user()` of drivers/vhost/vhost.c); which bits is `mem`'s.
+//! (`set_bit_to_user()` of drivers/vhost/vhost.c); which bits is
+//! `addr_space`'s.
 //!
 //! The bitmap is the owner's memory (`VHOST_SET_LOG_BASE`), written while
 //! the owner's process may run, so a bit is set atomically in the pinned page

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The state every vhost device has, and the ioctls net and vsock answer
-//! alike (drivers/vhost/vhost.c: `vhost_dev_ioctl()`, `vhost_vring_ioctl()`).
+//! The state every vhost device has, and the device ioctls net and vsock
+//! answer alike (drivers/vhost/vhost.c: `vhost_dev_ioctl()`). Other files
+//! add to [`Dev`] what C keeps next to each concept: the vring ioctls
+//! (vq.rs), `VHOST_SET_MEM_TABLE` (umem.rs), the device IOTLB and its
+//! messages (iotlb.rs).
 //!
 //! Locking follows C: the device mutex serialises configuration; each
 //! queue has its own mutex, which the worker holds while it runs the
@@ -13,16 +16,12 @@ use crate::{
         WORDS, //
     },
     iotlb::{
-        Iotlb,
-        Pending, //
+        Msgs,
+        Tlb, //
     },
-    mem,
     rvhost::{
         bindings as b, errno,
-        eventfd::{
-            EventFd,
-            EventFile, //
-        },
+        eventfd::EventFd,
         params,
         poll::FilePoll,
         uapi, user,
@@ -31,10 +30,7 @@ use crate::{
             Worker, //
         },
     },
-    umem::{
-        kernel_error,
-        Table, //
-    },
+    umem::Table,
     vq::{
         QueueData,
         Vq,
@@ -42,25 +38,15 @@ use crate::{
     },
 };
 use kernel::{
-    alloc::{
-        KVVec,
-        KVec, //
-    },
+    alloc::KVec,
     current,
     fs::File,
-    iov::{
-        IovIterDest,
-        IovIterSource, //
-    },
     mm::MmWithUser,
     new_mutex, new_poll_condvar, new_spinlock,
     prelude::*,
     sync::{
         aref::ARef,
-        poll::{
-            PollCondVar,
-            PollTable, //
-        },
+        poll::PollCondVar,
         Arc,
         Mutex,
         MutexGuard,
@@ -95,46 +81,19 @@ pub(crate) struct Dev<D> {
     /// socket polls without the device mutex (which a flush holds).
     #[pin]
     running: SpinLock<Option<Arc<Worker>>>,
-    /// The IOTLB; below the queue mutexes. A handler holds it for its
-    /// run, as C's handlers hold the queue mutexes that IOTLB messages
-    /// take (`vhost_dev_lock_vqs()`).
+    /// The IOTLB (see iotlb.rs); below the queue mutexes. A handler holds
+    /// it for its run, as C's handlers hold the queue mutexes that IOTLB
+    /// messages take (`vhost_dev_lock_vqs()`).
     #[pin]
-    tlb: Mutex<Tlb>,
+    pub(crate) tlb: Mutex<Tlb>,
     /// IOTLB messages to and from userspace; below the IOTLB. Never held
     /// across a handler run, so that `read()` and `poll()` never wait for
     /// one (C: `dev->iotlb_lock`).
     #[pin]
-    msgs: Mutex<Msgs>,
+    pub(crate) msgs: Mutex<Msgs>,
     /// Readers and pollers of IOTLB messages wait here (`dev->wait`).
     #[pin]
-    wait: PollCondVar,
-}
-
-/// The device IOTLB.
-pub(crate) struct Tlb {
-    /// Present while `VIRTIO_F_ACCESS_PLATFORM` is acked (`dev->iotlb`).
-    pub(crate) iotlb: Option<Iotlb>,
-}
-
-/// The IOTLB messages to and from userspace.
-struct Msgs {
-    /// Whether there is an IOTLB to take misses for.
-    enabled: bool,
-    /// Messages for `read()` (`dev->read_list`), with the miss each is.
-    read: KVVec<([u8; mem::MSG_SIZE], Pending)>,
-    /// Misses read by userspace and not answered yet (`dev->pending_list`):
-    /// only these are resumed by an update.
-    pending: KVVec<Pending>,
-    /// `VHOST_BACKEND_F_IOTLB_MSG_V2` acked: misses are `vhost_msg_v2`.
-    v2: bool,
-}
-
-impl Msgs {
-    /// `vhost_clear_msg()`.
-    fn clear_msgs(&mut self) {
-        self.read.clear();
-        self.pending.clear();
-    }
+    pub(crate) wait: PollCondVar,
 }
 
 /// What the device mutex protects.
@@ -145,14 +104,12 @@ pub(crate) struct DevInner {
     owner: Option<ARef<MmWithUser>>,
     /// The worker, from `SET_OWNER` to `RESET_OWNER` or release.
     pub(crate) worker: Option<Arc<Worker>>,
-    /// `VHOST_SET_MEM_TABLE`; a new device has none, `RESET_OWNER` leaves
-    /// an empty one (as `vhost_dev_reset_owner()`).
-    umem: Option<Arc<Table>>,
+    /// `VHOST_SET_MEM_TABLE` (see umem.rs); a new device has none,
+    /// `RESET_OWNER` leaves an empty one (as `vhost_dev_reset_owner()`).
+    pub(crate) umem: Option<Arc<Table>>,
     log_ctx: Option<Arc<EventFd>>,
     /// `VHOST_SET_FORK_FROM_OWNER`: a vhost_task (true) or a kthread.
     fork_owner: bool,
-    /// Features acked with `SET_FEATURES`, kept for the IOTLB decision.
-    features: [u64; WORDS],
 }
 
 impl<D: QueueData> Dev<D> {
@@ -185,21 +142,12 @@ impl<D: QueueData> Dev<D> {
                     umem: None,
                     log_ctx: None,
                     fork_owner: params::fork_from_owner_default(),
-                    features: [0; WORDS],
                 },
                 "vhost_dev::mutex"
             ),
             running <- new_spinlock!(None, "vhost_dev::running"),
             tlb <- new_mutex!(Tlb { iotlb: None }, "vhost_dev::iotlb"),
-            msgs <- new_mutex!(
-                Msgs {
-                    enabled: false,
-                    read: KVVec::new(),
-                    pending: KVVec::new(),
-                    v2: false,
-                },
-                "vhost_dev::iotlb_lock"
-            ),
+            msgs <- new_mutex!(Msgs::new(), "vhost_dev::iotlb_lock"),
             wait <- new_poll_condvar!("vhost_dev::wait"),
         }? Error))
     }
@@ -286,24 +234,17 @@ impl<D: QueueData> Dev<D> {
         features: [u64; WORDS],
         mut per_queue: impl FnMut(&mut Vq<D>),
     ) -> Result {
-        let mut inner = self.inner.lock();
+        let inner = self.inner.lock();
         let has = |bit: u32| features[(bit / 64) as usize] & (1 << (bit % 64)) != 0;
         if has(LOG_ALL) && !self.memory_access_ok(inner.umem.as_deref(), true) {
             return Err(EFAULT);
         }
         let iotlb = has(b::VIRTIO_F_ACCESS_PLATFORM);
         if iotlb {
-            // `vhost_init_device_iotlb()`: a new, empty IOTLB each time.
-            let limit = params::max_iotlb_entries();
-            if limit <= 0 {
-                return Err(EFAULT);
-            }
-            self.tlb.lock().iotlb = Some(Iotlb::new(limit as usize));
-            self.msgs.lock().enabled = true;
+            self.init_iotlb()?;
         } else {
             self.clear_iotlb();
         }
-        inner.features = features;
         for q in self.vqs.iter() {
             let mut vq = q.vq.lock();
             vq.set_features(features, iotlb);
@@ -329,131 +270,8 @@ impl<D: QueueData> Dev<D> {
         }
         // C takes the device mutex for this.
         let _inner = self.inner.lock();
-        self.msgs.lock().v2 = f & (1 << b::VHOST_BACKEND_F_IOTLB_MSG_V2) != 0;
+        self.set_iotlb_msg_v2(f & (1 << b::VHOST_BACKEND_F_IOTLB_MSG_V2) != 0);
         Ok(0)
-    }
-
-    /// `vhost_clear_device_iotlb()`.
-    pub(crate) fn clear_iotlb(&self) {
-        if self.tlb.lock().iotlb.take().is_some() {
-            let mut msgs = self.msgs.lock();
-            msgs.enabled = false;
-            msgs.clear_msgs();
-            drop(msgs);
-            self.wait.notify_all();
-        }
-    }
-
-    /// `vhost_clear_msg()`.
-    pub(crate) fn clear_msgs(&self) {
-        self.msgs.lock().clear_msgs();
-    }
-
-    /// The IOTLB, for translating.
-    pub(crate) fn lock_tlb(&self) -> MutexGuard<'_, Tlb> {
-        self.tlb.lock()
-    }
-
-    /// `vhost_iotlb_miss()`: tells userspace that queue `vq` needs a
-    /// translation for `iova`; the queue runs again when it comes.
-    pub(crate) fn report_miss(&self, vq: usize, iova: u64, perm: u8) {
-        let mut tlb = self.msgs.lock();
-        if !tlb.enabled {
-            return;
-        }
-        let m = mem::encode_miss(tlb.v2, iova, perm);
-        // Room on the pending list for every miss userspace may read, so
-        // that read() need not allocate after taking the message.
-        let room = tlb.read.len() + 1;
-        if tlb.pending.reserve(room, GFP_KERNEL).is_err()
-            || tlb
-                .read
-                .push((m, Pending { iova, vq }), GFP_KERNEL)
-                .is_err()
-        {
-            return;
-        }
-        drop(tlb);
-        self.wait.notify_all();
-    }
-
-    /// `vhost_process_iotlb_msg()`; an update runs the queues that missed
-    /// in its range (`vhost_iotlb_notify_vq()`).
-    fn process_msg(&self, w: &mem::WriteMsg) -> Result {
-        let _inner = self.inner.lock();
-        let mut table = self.tlb.lock();
-        let map = table.iotlb.as_mut().map(Iotlb::map_mut);
-        let out = mem::process_iotlb_msg(map, w.asid, &w.msg, &user::access_ok);
-        drop(table);
-        out.result.map_err(kernel_error)?;
-        if out.notify {
-            self.msgs.lock().pending.retain(|p| {
-                let resolved = mem::resolves_miss(&w.msg, p.iova);
-                if resolved {
-                    self.requeue(1 << p.vq);
-                }
-                !resolved
-            });
-        }
-        Ok(())
-    }
-
-    /// `read()`: the next queued IOTLB message (`vhost_chr_read_iter()`).
-    /// Without an IOTLB a blocking reader gets `EBADFD`.
-    pub(crate) fn read(&self, iov: &mut IovIterDest<'_>, nonblock: bool) -> Result<usize> {
-        if iov.len() < mem::MSG_SIZE {
-            return Ok(0);
-        }
-        let mut tlb = self.msgs.lock();
-        let (msg, miss) = loop {
-            if !tlb.read.is_empty() {
-                break tlb.read.remove(0)?;
-            }
-            if nonblock {
-                return Err(EAGAIN);
-            }
-            if !tlb.enabled {
-                return Err(errno::ebadfd());
-            }
-            if self.wait.wait_interruptible(&mut tlb) {
-                return Err(ERESTARTSYS);
-            }
-        };
-        drop(tlb);
-        let n = iov.copy_to_iter(&msg);
-        // A miss read whole waits for its update; one that could not be
-        // copied is dropped (`vhost_chr_read_iter()`).
-        if n == msg.len() {
-            let mut tlb = self.msgs.lock();
-            // Unless the IOTLB went away meanwhile, taking its misses. The
-            // room was reserved with the message: the push cannot fail,
-            // and if it did, the queue would go on at its next kick.
-            if tlb.enabled && tlb.pending.push_within_capacity(miss).is_err() {
-                pr_debug!("rvhost: no room for a pending IOTLB miss\n");
-            }
-        }
-        Ok(n)
-    }
-
-    /// `write()`: an IOTLB message (`vhost_chr_write_iter()`). Net and vsock
-    /// do not offer `VHOST_BACKEND_F_IOTLB_ASID`.
-    pub(crate) fn write(&self, iov: &mut IovIterSource<'_>) -> Result<usize> {
-        // C copies the type, skips a word and copies the 32-byte message.
-        let mut buf = [0u8; 40];
-        let n = iov.copy_from_iter(&mut buf);
-        let w = mem::parse_write(&buf[..n], false).map_err(kernel_error)?;
-        self.process_msg(&w).map_err(|_| EFAULT)?;
-        Ok(mem::MSG_SIZE)
-    }
-
-    /// `poll()`: readable while IOTLB messages are queued.
-    pub(crate) fn poll(&self, file: &File, table: &PollTable<'_>) -> u32 {
-        table.register_wait(file, &self.wait);
-        if self.msgs.lock().read.is_empty() {
-            0
-        } else {
-            b::EPOLLIN | b::EPOLLRDNORM
-        }
     }
 
     /// `VHOST_SET_OWNER`: the calling process becomes the owner, and its
@@ -536,14 +354,7 @@ impl<D: QueueData> Dev<D> {
         }
         inner.log_ctx = None;
         inner.umem = None;
-        inner.features = [0; WORDS];
-        self.tlb.lock().iotlb = None;
-        {
-            let mut msgs = self.msgs.lock();
-            msgs.enabled = false;
-            msgs.v2 = false;
-            msgs.clear_msgs();
-        }
+        self.cleanup_iotlb();
         *self.running.lock() = None;
         if let Some(w) = inner.worker.take() {
             w.stop();
@@ -567,16 +378,6 @@ impl<D: QueueData> Dev<D> {
             q.vq.lock().umem = Some(empty.clone());
         }
         inner.umem = Some(empty);
-    }
-
-    /// `memory_access_ok()`: every queue with a backend can reach `umem`
-    /// (and log it when `log_all` or its features say so).
-    fn memory_access_ok(&self, umem: Option<&Table>, log_all: bool) -> bool {
-        let umem = umem.map(Table::map);
-        self.vqs.iter().all(|q| {
-            let vq = q.vq.lock().state();
-            mem::memory_access_ok([&vq], umem, log_all, &user::access_ok)
-        })
     }
 
     /// `VHOST_SET_FORK_FROM_OWNER`, before an owner exists.
@@ -603,36 +404,6 @@ impl<D: QueueData> Dev<D> {
         Ok(0)
     }
 
-    /// `VHOST_SET_MEM_TABLE`.
-    fn set_mem_table(&self, inner: &mut DevInner, arg: usize) -> Result<isize> {
-        let mut r = UserSlice::new(UserPtr::from_addr(arg), usize::MAX).reader();
-        let hdr: b::vhost_memory = r.read()?;
-        if hdr.padding != 0 {
-            return Err(errno::eopnotsupp());
-        }
-        if hdr.nregions > u32::from(params::max_mem_regions()) {
-            return Err(E2BIG);
-        }
-        if params::max_iotlb_entries() <= 0 {
-            return Err(EINVAL);
-        }
-        let mut regions = KVec::with_capacity(hdr.nregions as usize, GFP_KERNEL)?;
-        for _ in 0..hdr.nregions {
-            let reg: b::vhost_memory_region = r.read()?;
-            regions.push(reg, GFP_KERNEL)?;
-        }
-        let table = Table::from_regions(&regions)?;
-        if !self.memory_access_ok(Some(&table), false) {
-            return Err(EFAULT);
-        }
-        let table = Arc::new(table, GFP_KERNEL)?;
-        for q in self.vqs.iter() {
-            q.vq.lock().umem = Some(table.clone());
-        }
-        inner.umem = Some(table);
-        Ok(0)
-    }
-
     /// `VHOST_SET_LOG_BASE`.
     fn set_log_base(&self, arg: usize) -> Result<isize> {
         let p: u64 = uapi::ioctl_arg(b::VHOST_SET_LOG_BASE, arg)
@@ -645,7 +416,7 @@ impl<D: QueueData> Dev<D> {
             if !vq.log_ok(p) {
                 r = Err(EFAULT);
             } else {
-                vq.log_base = p;
+                vq.cfg.log_base = p;
             }
         }
         r
@@ -685,120 +456,6 @@ impl<D: QueueData> Dev<D> {
             b::VHOST_SET_LOG_BASE => self.set_log_base(arg).map(Some),
             b::VHOST_SET_LOG_FD => self.set_log_fd(inner, arg).map(Some),
             _ => Ok(None),
-        }
-    }
-
-    /// `vhost_get_vq_from_user()`: the index a vring ioctl starts with.
-    pub(crate) fn vq_index(&self, arg: usize) -> Result<usize> {
-        // Whatever the command: C's get_user() of a u32.
-        let idx: u32 = UserSlice::new(UserPtr::from_addr(arg), core::mem::size_of::<u32>())
-            .reader()
-            .read()?;
-        if idx >= self.nvqs() {
-            return Err(errno::enobufs());
-        }
-        Ok(idx as usize)
-    }
-
-    /// `vhost_vring_ioctl()`.
-    pub(crate) fn vring_ioctl(&self, inner: &DevInner, cmd: u32, arg: usize) -> Result<isize> {
-        let idx = self.vq_index(arg)?;
-        let q = &self.vqs[idx];
-        let mut vq = q.vq.lock();
-        let argp = uapi::ioctl_arg(cmd, arg);
-        match cmd {
-            b::VHOST_SET_VRING_NUM => {
-                // `vhost_vring_set_num()` checks the backend before reading.
-                if vq.data.has_backend() {
-                    return Err(EBUSY);
-                }
-                let s: b::vhost_vring_state = argp.reader().read()?;
-                vq.set_num(s.num)?;
-                Ok(0)
-            }
-            b::VHOST_SET_VRING_ADDR => {
-                let a: b::vhost_vring_addr = argp.reader().read()?;
-                vq.set_addr(&a)?;
-                Ok(0)
-            }
-            b::VHOST_SET_VRING_BASE => {
-                if vq.data.has_backend() {
-                    return Err(EBUSY);
-                }
-                let s: b::vhost_vring_state = argp.reader().read()?;
-                vq.set_base(s.num)?;
-                Ok(0)
-            }
-            b::VHOST_GET_VRING_BASE => {
-                let s = b::vhost_vring_state {
-                    index: idx as u32,
-                    num: vq.get_base(),
-                };
-                argp.writer().write(&s)?;
-                Ok(0)
-            }
-            b::VHOST_SET_VRING_KICK => {
-                let f: b::vhost_vring_file = argp.reader().read()?;
-                let file = if f.fd == -1 {
-                    None
-                } else {
-                    Some(EventFile::from_fd(f.fd)?)
-                };
-                let same = match (&file, &vq.kick) {
-                    (Some(a), Some(b)) => core::ptr::eq(a.file(), b.file()),
-                    (None, None) => true,
-                    _ => false,
-                };
-                if same {
-                    return Ok(0);
-                }
-                let had = vq.kick.is_some();
-                if had {
-                    q.kick.as_ref().stop();
-                }
-                vq.kick = file;
-                let r = match &vq.kick {
-                    Some(k) => self.start_poll(q.kick.as_ref(), k.file()).map(|()| 0),
-                    None => Ok(0),
-                };
-                drop(vq);
-                if had {
-                    Self::flush(inner);
-                }
-                r
-            }
-            b::VHOST_SET_VRING_CALL => {
-                let f: b::vhost_vring_file = argp.reader().read()?;
-                vq.call = if f.fd == -1 {
-                    None
-                } else {
-                    Some(EventFd::from_fd(f.fd)?)
-                };
-                Ok(0)
-            }
-            b::VHOST_SET_VRING_ERR => {
-                let f: b::vhost_vring_file = argp.reader().read()?;
-                vq.err = if f.fd == -1 {
-                    None
-                } else {
-                    Some(EventFd::from_fd(f.fd)?)
-                };
-                Ok(0)
-            }
-            b::VHOST_SET_VRING_BUSYLOOP_TIMEOUT => {
-                let s: b::vhost_vring_state = argp.reader().read()?;
-                vq.busyloop_timeout = s.num;
-                Ok(0)
-            }
-            b::VHOST_GET_VRING_BUSYLOOP_TIMEOUT => {
-                let s = b::vhost_vring_state {
-                    index: idx as u32,
-                    num: vq.busyloop_timeout,
-                };
-                argp.writer().write(&s)?;
-                Ok(0)
-            }
-            _ => Err(ENOIOCTLCMD),
         }
     }
 }

@@ -3,11 +3,14 @@
 //! The feature bits a device offers, as the 64-bit words of
 //! `VHOST_GET_FEATURES` (word 0) and `VHOST_GET_FEATURES_ARRAY`.
 
-use crate::rvhost::bindings as b;
+use crate::{
+    addr_space,
+    rvhost::bindings as b, //
+};
 
-/// Number of feature words the kernel knows (`VIRTIO_FEATURES_U64S` in
-/// include/linux/virtio_features.h, not part of the uapi).
-pub(crate) const WORDS: usize = 2;
+/// Number of feature words the kernel knows (`VIRTIO_FEATURES_U64S`), as a
+/// queue keeps them.
+pub(crate) const WORDS: usize = addr_space::VIRTIO_FEATURES_U64S;
 
 /// Bits every vhost device offers (`VHOST_FEATURES` in drivers/vhost/vhost.h).
 pub(crate) const VHOST_BITS: [u32; 6] = [

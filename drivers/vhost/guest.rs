@@ -8,21 +8,21 @@
 //! `VIRTIO_F_ACCESS_PLATFORM` all of them are I/O addresses the device
 //! IOTLB translates, rings through what the last prefetch cached
 //! (`vhost_vq_meta_fetch()`). Every translation and every dirty-log bit is
-//! the host-tested code of `mem`; this file only copies and orders. Every
-//! access is a `copy_{from,to}_user()` of the owner's memory: the worker
-//! runs in the owner's mm, and so do the ioctls.
+//! the host-tested code of `addr_space`; this file only copies and orders.
+//! Every access is a `copy_{from,to}_user()` of the owner's memory: the
+//! worker runs in the owner's mm, and so do the ioctls.
 
 use crate::{
-    iotlb::{
-        Iotlb,
-        ACCESS_RO,
-        ACCESS_WO, //
-    },
-    mem::{
+    addr_space::{
         self,
         MetaCache,
         MetaType,
         TranslateError, //
+    },
+    iotlb::{
+        Iotlb,
+        ACCESS_RO,
+        ACCESS_WO, //
     },
     ring::{
         Fault,
@@ -93,7 +93,7 @@ impl Rings<'_> {
                 continue;
             }
             let map = self.meta.get(ty)?;
-            if write && map.perm & mem::VHOST_MAP_WO == 0 {
+            if write && map.perm & addr_space::VHOST_MAP_WO == 0 {
                 return None;
             }
             return Some(map.uaddr(addr));
@@ -150,7 +150,7 @@ impl<'a> Guest<'a> {
     }
 
     /// What translates addresses: the IOTLB, else the memory table.
-    fn table(&self) -> Option<&'a mem::Iotlb<Slots>> {
+    fn table(&self) -> Option<&'a addr_space::Iotlb<Slots>> {
         match self.tlb {
             Some(tlb) => Some(tlb.map()),
             None => self.umem.map(Table::map),
@@ -237,7 +237,7 @@ impl<'a> Guest<'a> {
     }
 
     /// Sets one log bit (`set_bit_to_user()`).
-    fn set_bit(&self, b: mem::LogBit) -> Result<(), Fault> {
+    fn set_bit(&self, b: addr_space::LogBit) -> Result<(), Fault> {
         let addr = usize::try_from(b.addr).map_err(|_| Fault::Unmapped)?;
         dirty::set_bit_to_user(u64::from(b.bit), addr).map_err(|_| Fault::Unmapped)?;
         self.logged.set(true);
@@ -258,11 +258,11 @@ impl<'a> Guest<'a> {
         let ranges = ranges.iter().copied();
         if self.logs_by_host_address() {
             if let Some(umem) = self.umem {
-                let r = mem::log_write_iovs(umem.map(), log.base, ranges, &mut set);
+                let r = addr_space::log_write_iovs(umem.map(), log.base, ranges, &mut set);
                 self.log_ignoring_faults(r);
             }
         } else {
-            let r = mem::log_write_descs(log.base, ranges, len, &mut set);
+            let r = addr_space::log_write_descs(log.base, ranges, len, &mut set);
             self.log_ignoring_faults(r);
         }
     }
@@ -271,7 +271,8 @@ impl<'a> Guest<'a> {
     /// (`log_write_hva()`).
     fn log_hva(&self, base: u64, uaddr: u64, len: u64) {
         if let Some(umem) = self.umem {
-            let r = mem::log_write_hva(umem.map(), base, uaddr, len, &mut |b| self.set_bit(b));
+            let r =
+                addr_space::log_write_hva(umem.map(), base, uaddr, len, &mut |b| self.set_bit(b));
             self.log_ignoring_faults(r);
         }
     }
@@ -303,7 +304,7 @@ impl<'a> Guest<'a> {
         }
         let mut set = |b| self.set_bit(b);
         let r = match self.umem {
-            Some(umem) => mem::log_used(
+            Some(umem) => addr_space::log_used(
                 self.tlb.map(Iotlb::map),
                 umem.map(),
                 log.base,
@@ -314,8 +315,8 @@ impl<'a> Guest<'a> {
                 &mut set,
             ),
             // No memory table: only a log address can say where.
-            None => mem::log_write(log.base, log_addr.wrapping_add(off), len, &mut set)
-                .map_err(mem::LogError::SetBit),
+            None => addr_space::log_write(log.base, log_addr.wrapping_add(off), len, &mut set)
+                .map_err(addr_space::LogError::SetBit),
         };
         self.log_ignoring_faults(r);
     }

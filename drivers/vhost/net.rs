@@ -7,6 +7,7 @@
 //! [`Net::handle_rx`] when the guest kicks or the socket has room or data.
 
 use crate::{
+    addr_space::Prefetch,
     dev::{
         Dev,
         DevInner, //
@@ -20,7 +21,6 @@ use crate::{
         ACCESS_RO,
         ACCESS_WO, //
     },
-    mem::Prefetch,
     net_hdr,
     ring::{
         Chain,

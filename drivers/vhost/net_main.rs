@@ -2,13 +2,14 @@
 
 //! rvhost_net: `/dev/vhost-net` in Rust, a drop-in for vhost_net.ko.
 
+// The host crate (tools/host) uses all of addr_space and ring; this module
+// a part.
+#[expect(dead_code)]
+mod addr_space;
 mod dev;
 mod features;
 mod guest;
 mod iotlb;
-// The host crate (tools/host) uses all of mem and ring; this module a part.
-#[expect(dead_code)]
-mod mem;
 mod net;
 // `pub` as in the host crate that builds it too (tools/host/net).
 pub mod net_hdr;

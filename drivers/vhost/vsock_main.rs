@@ -3,15 +3,16 @@
 //! rvhost_vsock: `/dev/vhost-vsock` in Rust, a drop-in for vhost_vsock.ko.
 
 // Shared with rvhost_net, of which this foundation uses a part only; ring
-// and mem are all used by the host crate (tools/host) as well.
+// and addr_space are all used by the host crate (tools/host) as well.
+#[expect(dead_code)]
+mod addr_space;
 #[expect(dead_code)]
 mod dev;
 mod features;
 #[expect(dead_code)]
 mod guest;
-mod iotlb;
 #[expect(dead_code)]
-mod mem;
+mod iotlb;
 #[expect(dead_code)]
 mod ring;
 #[expect(dead_code)]

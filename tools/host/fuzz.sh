@@ -3,7 +3,7 @@
 #
 # Runs a fuzz target (make fuzz: the ring layer's). Not part of make check.
 #
-#   tools/host/fuzz.sh [SECONDS] [TARGET]     default 600, ring (or mem)
+#   tools/host/fuzz.sh [SECONDS] [TARGET]     default 600, ring (or addr_space)
 #
 # cargo-fuzz needs a nightly compiler: a nightly toolchain if rustup has
 # one, otherwise the stable compiler with RUSTC_BOOTSTRAP=1.

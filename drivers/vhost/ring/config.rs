@@ -7,11 +7,11 @@ use core::ops::DerefMut;
 use super::{
     desc::Desc,
     error::Error,
+    guest_memory::GuestMemory,
     layout::{
         MAX_RING_SIZE,
         VIRTIO_F_RING_PACKED, //
     },
-    mem::GuestMemory,
     vring::{
         Cursor,
         Vring, //
@@ -160,7 +160,7 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
     /// The backend is set (`vhost_vq_init_access()`): checks the ring, drops
     /// stale state and, for split rings, writes the used flags and reads the
     /// used index back from the guest.
-    pub fn start<M: GuestMemory + ?Sized>(&mut self, mem: &M) -> Result<(), Error> {
+    pub fn start<M: GuestMemory + ?Sized>(&mut self, guest: &M) -> Result<(), Error> {
         self.ready = false;
         self.check_num(u32::from(self.num))?;
         self.invalidate();
@@ -176,8 +176,8 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
                 });
             }
         } else {
-            self.write_used_flags(mem)?;
-            self.used_idx = self.read_used_idx(mem)?;
+            self.write_used_flags(guest)?;
+            self.used_idx = self.read_used_idx(guest)?;
         }
         self.ready = true;
         Ok(())
@@ -186,9 +186,9 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
     /// The backend is going away: publishes what was used, then drops the
     /// batch, so that [`Vring::get_base`] and the next start agree with
     /// the guest.
-    pub fn stop<M: GuestMemory + ?Sized>(&mut self, mem: &M) -> Result<(), Error> {
+    pub fn stop<M: GuestMemory + ?Sized>(&mut self, guest: &M) -> Result<(), Error> {
         let r = if self.num != 0 {
-            self.flush_used(mem)
+            self.flush_used(guest)
         } else {
             Ok(())
         };

@@ -4,7 +4,7 @@
 
 use core::fmt;
 
-use super::mem::Fault;
+use super::guest_memory::Fault;
 
 /// A queue error, with the exact reason.
 ///

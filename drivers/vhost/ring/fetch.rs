@@ -8,7 +8,7 @@ use super::{
     chain::Chain,
     desc::Desc,
     error::Error,
-    mem::GuestMemory,
+    guest_memory::GuestMemory,
     used::Head,
     vring::{
         Cursor,
@@ -57,7 +57,7 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
     /// stays in the ring.
     pub fn next_chain<M: GuestMemory + ?Sized>(
         &mut self,
-        mem: &M,
+        guest: &M,
     ) -> Result<Option<Chain<'_>>, Error> {
         if !self.ready {
             return Err(Error::NotReady);
@@ -69,9 +69,9 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
             self.pos = 0;
             self.end = 0;
             if self.packed() {
-                self.refill_packed(mem);
+                self.refill_packed(guest);
             } else {
-                self.refill_split(mem);
+                self.refill_split(guest);
             }
             if self.end == 0 {
                 return match self.pending.take() {

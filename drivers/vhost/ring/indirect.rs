@@ -9,13 +9,13 @@ use super::{
     },
     desc::RawDesc,
     error::Error,
+    guest_memory::GuestMemory,
     layout::{
         MAX_INDIRECT,
         VRING_DESC_F_INDIRECT,
         VRING_DESC_F_NEXT,
         VRING_DESC_F_WRITE, //
     },
-    mem::GuestMemory,
     window::Window,
 };
 
@@ -29,7 +29,7 @@ use super::{
 /// `NEXT` bits are reserved. An indirect entry inside a table is rejected
 /// for both formats.
 pub(crate) fn expand<M: GuestMemory + ?Sized>(
-    mem: &M,
+    guest: &M,
     win: &mut Window,
     b: &mut Builder<'_>,
     table: &RawDesc,
@@ -57,7 +57,7 @@ pub(crate) fn expand<M: GuestMemory + ?Sized>(
         if j >= count {
             return Err(Error::DescLoop { head }.into());
         }
-        let bytes = win.get(mem, table.addr, j, ahead.min(count - j))?;
+        let bytes = win.get(guest, table.addr, j, ahead.min(count - j))?;
         let d = if packed {
             RawDesc::packed(bytes)
         } else {

@@ -25,9 +25,9 @@ mod desc;
 mod error;
 mod event;
 mod fetch;
+mod guest_memory;
 mod indirect;
 mod layout;
-mod mem;
 mod notify;
 mod packed;
 mod split;
@@ -43,12 +43,12 @@ pub use self::{
     desc::Desc,
     error::Error,
     event::need_event,
-    layout::*,
-    mem::{
+    guest_memory::{
         Fault,
         GuestMemory,
         Space, //
     },
+    layout::*,
     used::Head,
     vring::{
         Mark,

@@ -18,6 +18,10 @@ use super::{
     },
     error::Error,
     event::need_event,
+    guest_memory::{
+        self,
+        GuestMemory, //
+    },
     indirect,
     layout::{
         DESC_SIZE,
@@ -32,10 +36,6 @@ use super::{
         VRING_PACKED_EVENT_FLAG_DISABLE,
         VRING_PACKED_EVENT_FLAG_ENABLE,
         VRING_PACKED_EVENT_F_WRAP_CTR, //
-    },
-    mem::{
-        self,
-        GuestMemory, //
     },
     used::UsedElem,
     vring::{
@@ -72,18 +72,18 @@ fn used_flags(wrap: bool, len: u32) -> u16 {
 
 impl<S: DerefMut<Target = [Desc]>> Vring<S> {
     /// Fills the batch; an error is left in `pending`.
-    pub(crate) fn refill_packed<M: GuestMemory + ?Sized>(&mut self, mem: &M) {
-        if let Err(e) = self.try_refill_packed(mem) {
+    pub(crate) fn refill_packed<M: GuestMemory + ?Sized>(&mut self, guest: &M) {
+        if let Err(e) = self.try_refill_packed(guest) {
             self.pending = Some(e);
         }
     }
 
-    fn try_refill_packed<M: GuestMemory + ?Sized>(&mut self, mem: &M) -> Result<(), Error> {
+    fn try_refill_packed<M: GuestMemory + ?Sized>(&mut self, guest: &M) -> Result<(), Error> {
         self.ring_win.invalidate();
         self.ind_win.invalidate();
         for _ in 0..self.batch_eff() {
             let (pos, wrap) = (self.fetch.idx, self.fetch.wrap);
-            let Some(head) = self.packed_head(mem, pos, wrap)? else {
+            let Some(head) = self.packed_head(guest, pos, wrap)? else {
                 // The guest took back what it had made available (a
                 // hostile one can): nothing is known past this point any
                 // more, or enable_notify() would keep finding "new" chains
@@ -91,7 +91,7 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
                 self.seen = None;
                 break;
             };
-            match self.walk_packed(mem, pos, wrap, head) {
+            match self.walk_packed(guest, pos, wrap, head) {
                 Ok(slots) => {
                     let (p, w) = self.packed_advance(pos, wrap, u32::from(slots));
                     self.fetch.idx = p;
@@ -118,7 +118,7 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
     /// the verified part can be used without another flags read.
     fn packed_head<M: GuestMemory + ?Sized>(
         &mut self,
-        mem: &M,
+        guest: &M,
         pos: u16,
         wrap: bool,
     ) -> Result<Option<RawDesc>, Error> {
@@ -127,7 +127,7 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
         let n = self.ahead().min(u32::from(self.num.saturating_sub(pos)));
         let win = &mut self.ring_win;
         if !(win.lap == wrap && win.is_verified(table, at)) {
-            win.load(mem, table, at, n)?;
+            win.load(guest, table, at, n)?;
             let mut a = 0;
             while a < n {
                 match win.cached(table, at + a) {
@@ -139,8 +139,8 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
                 win.invalidate();
                 return Ok(None);
             }
-            mem.rmb();
-            win.load(mem, table, at, a)?;
+            guest.rmb();
+            win.load(guest, table, at, a)?;
             win.lap = wrap;
             win.verified = a;
         }
@@ -160,7 +160,7 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
     /// the ring slots it took.
     fn walk_packed<M: GuestMemory + ?Sized>(
         &mut self,
-        mem: &M,
+        guest: &M,
         pos: u16,
         wrap: bool,
         head: RawDesc,
@@ -184,7 +184,7 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
                 if slots > 1 || raw.flags & VRING_DESC_F_NEXT != 0 {
                     return Err(Error::IndirectInChain { head: pos }.into());
                 }
-                indirect::expand(mem, ind, &mut b, &raw, ahead, true)?;
+                indirect::expand(guest, ind, &mut b, &raw, ahead, true)?;
             } else {
                 b.push(raw.addr, raw.len, raw.flags & VRING_DESC_F_WRITE != 0, true)?;
             }
@@ -206,7 +206,12 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
             let bytes = match win.cached(table, at) {
                 Some(d) if win.lap == w => d,
                 _ => {
-                    win.load(mem, table, at, ahead.min(u32::from(num.saturating_sub(p))))?;
+                    win.load(
+                        guest,
+                        table,
+                        at,
+                        ahead.min(u32::from(num.saturating_sub(p))),
+                    )?;
                     win.lap = w;
                     win.cached(table, at).ok_or(Error::NotReady)?
                 }
@@ -221,18 +226,18 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
     /// Whether the descriptor at `pos` is available on lap `wrap`.
     pub(crate) fn packed_avail_at<M: GuestMemory + ?Sized>(
         &self,
-        mem: &M,
+        guest: &M,
         pos: u16,
         wrap: bool,
     ) -> Result<bool, Error> {
-        let addr = mem::at(self.desc, DESC_SIZE * u64::from(pos) + FLAGS_OFF)?;
-        Ok(is_avail(mem::read_u16(mem, addr)?, wrap))
+        let addr = guest_memory::at(self.desc, DESC_SIZE * u64::from(pos) + FLAGS_OFF)?;
+        Ok(is_avail(guest_memory::read_u16(guest, addr)?, wrap))
     }
 
     /// Writes one used descriptor per buffered entry (one per group in
     /// order). The first one's flags go last, after a write barrier: they
     /// publish the whole batch.
-    pub(crate) fn flush_packed<M: GuestMemory + ?Sized>(&mut self, mem: &M) -> Result<(), Error> {
+    pub(crate) fn flush_packed<M: GuestMemory + ?Sized>(&mut self, guest: &M) -> Result<(), Error> {
         let elems: &[UsedElem] = self.used_buf.get(..self.used_n).unwrap_or(&[]);
         let Some(first) = elems.first().copied() else {
             return Ok(());
@@ -244,19 +249,23 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
                 let [l0, l1, l2, l3] = e.len.to_le_bytes();
                 let [i0, i1] = e.id.to_le_bytes();
                 let [f0, f1] = used_flags(w, e.len).to_le_bytes();
-                let addr = mem::at(self.desc, DESC_SIZE * u64::from(p) + LEN_OFF)?;
-                mem::write(mem, addr, &[l0, l1, l2, l3, i0, i1, f0, f1])?;
+                let addr = guest_memory::at(self.desc, DESC_SIZE * u64::from(p) + LEN_OFF)?;
+                guest_memory::write(guest, addr, &[l0, l1, l2, l3, i0, i1, f0, f1])?;
             }
             (p, w) = self.packed_advance(p, w, e.slots);
         }
         let [l0, l1, l2, l3] = first.len.to_le_bytes();
         let [i0, i1] = first.id.to_le_bytes();
-        let base = mem::at(self.desc, DESC_SIZE * u64::from(first_pos))?;
-        mem::write(mem, mem::at(base, LEN_OFF)?, &[l0, l1, l2, l3, i0, i1])?;
-        mem.wmb();
-        mem::write_u16(
-            mem,
-            mem::at(base, FLAGS_OFF)?,
+        let base = guest_memory::at(self.desc, DESC_SIZE * u64::from(first_pos))?;
+        guest_memory::write(
+            guest,
+            guest_memory::at(base, LEN_OFF)?,
+            &[l0, l1, l2, l3, i0, i1],
+        )?;
+        guest.wmb();
+        guest_memory::write_u16(
+            guest,
+            guest_memory::at(base, FLAGS_OFF)?,
             used_flags(first_wrap, first.len),
         )?;
         self.used_idx = p;
@@ -268,19 +277,19 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
 
     pub(crate) fn packed_need_notify<M: GuestMemory + ?Sized>(
         &mut self,
-        mem: &M,
+        guest: &M,
     ) -> Result<bool, Error> {
         // Our used descriptors are visible before we read the driver's
         // suppression area.
-        mem.mb();
+        guest.mb();
         if self.has(VIRTIO_F_NOTIFY_ON_EMPTY)
             && self.pos >= self.end
-            && !self.packed_avail_at(mem, self.fetch.idx, self.fetch.wrap)?
+            && !self.packed_avail_at(guest, self.fetch.idx, self.fetch.wrap)?
         {
             return Ok(true);
         }
         let mut b = [0u8; 4];
-        mem::read(mem, self.avail, &mut b)?;
+        guest_memory::read(guest, self.avail, &mut b)?;
         let [o0, o1, f0, f1] = b;
         let off_wrap = u16::from_le_bytes([o0, o1]);
         let flags = u16::from_le_bytes([f0, f1]) & 3;
@@ -321,7 +330,7 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
 
     pub(crate) fn packed_enable_notify<M: GuestMemory + ?Sized>(
         &mut self,
-        mem: &M,
+        guest: &M,
     ) -> Result<bool, Error> {
         // Chains put back are not new: ask for a kick, and look, past them.
         let at = self.seen.unwrap_or(self.fetch);
@@ -333,21 +342,21 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
         };
         let [o0, o1] = off_wrap.to_le_bytes();
         let [f0, f1] = flags.to_le_bytes();
-        mem::write(mem, self.used, &[o0, o1, f0, f1])?;
+        guest_memory::write(guest, self.used, &[o0, o1, f0, f1])?;
         // The guest may have added a chain as we did that: make the write
         // visible, then look again.
-        mem.mb();
+        guest.mb();
         if self.pos < self.end {
             return Ok(true);
         }
-        self.packed_avail_at(mem, at.idx, at.wrap)
+        self.packed_avail_at(guest, at.idx, at.wrap)
     }
 
     pub(crate) fn packed_disable_notify<M: GuestMemory + ?Sized>(
         &mut self,
-        mem: &M,
+        guest: &M,
     ) -> Result<(), Error> {
-        let addr = mem::at(self.used, 2)?;
-        mem::write_u16(mem, addr, VRING_PACKED_EVENT_FLAG_DISABLE)
+        let addr = guest_memory::at(self.used, 2)?;
+        guest_memory::write_u16(guest, addr, VRING_PACKED_EVENT_FLAG_DISABLE)
     }
 }

@@ -15,6 +15,10 @@ use super::{
     },
     error::Error,
     event::need_event,
+    guest_memory::{
+        self,
+        GuestMemory, //
+    },
     indirect,
     layout::{
         RING_ENTRIES,
@@ -28,10 +32,6 @@ use super::{
         VRING_DESC_F_NEXT,
         VRING_DESC_F_WRITE,
         VRING_USED_F_NO_NOTIFY, //
-    },
-    mem::{
-        self,
-        GuestMemory, //
     },
     vring::{
         Vring,
@@ -49,9 +49,9 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
     /// the new index publishes.
     pub(crate) fn read_avail_idx<M: GuestMemory + ?Sized>(
         &mut self,
-        mem: &M,
+        guest: &M,
     ) -> Result<bool, Error> {
-        let idx = mem::read_u16(mem, mem::at(self.avail, RING_IDX)?)?;
+        let idx = guest_memory::read_u16(guest, guest_memory::at(self.avail, RING_IDX)?)?;
         let ahead = idx.wrapping_sub(self.consumed.idx);
         let fetched = self.fetch.idx.wrapping_sub(self.consumed.idx);
         if ahead > self.num || ahead < fetched {
@@ -64,20 +64,20 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
             return Ok(false);
         }
         self.avail_idx = idx;
-        mem.rmb();
+        guest.rmb();
         Ok(true)
     }
 
     /// Fills the batch; an error is left in `pending`.
-    pub(crate) fn refill_split<M: GuestMemory + ?Sized>(&mut self, mem: &M) {
-        if let Err(e) = self.try_refill_split(mem) {
+    pub(crate) fn refill_split<M: GuestMemory + ?Sized>(&mut self, guest: &M) {
+        if let Err(e) = self.try_refill_split(guest) {
             self.pending = Some(e);
         }
     }
 
-    fn try_refill_split<M: GuestMemory + ?Sized>(&mut self, mem: &M) -> Result<(), Error> {
+    fn try_refill_split<M: GuestMemory + ?Sized>(&mut self, guest: &M) -> Result<(), Error> {
         let num = self.num;
-        if self.avail_idx == self.fetch.idx && !self.read_avail_idx(mem)? {
+        if self.avail_idx == self.fetch.idx && !self.read_avail_idx(guest)? {
             return Ok(());
         }
         let in_order = self.has(VIRTIO_F_IN_ORDER);
@@ -93,23 +93,23 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
             let slot = self.fetch.idx & (num - 1);
             let n = want.min(AVAIL_CHUNK).min(num - slot);
             if !in_order {
-                let addr = mem::at(self.avail, RING_ENTRIES + 2 * u64::from(slot))?;
+                let addr = guest_memory::at(self.avail, RING_ENTRIES + 2 * u64::from(slot))?;
                 let buf = self
                     .scratch
                     .get_mut(..2 * usize::from(n))
                     .ok_or(Error::NotReady)?;
-                mem::read(mem, addr, buf)?;
+                guest_memory::read(guest, addr, buf)?;
             }
             for k in 0..usize::from(n) {
                 let head = if in_order {
                     self.fetch.head & (num - 1)
                 } else {
-                    mem::le16(&self.scratch, 2 * k).ok_or(Error::NotReady)?
+                    guest_memory::le16(&self.scratch, 2 * k).ok_or(Error::NotReady)?
                 };
                 if head >= num {
                     return Err(Error::HeadOutOfRange { head, num });
                 }
-                match self.walk_split(mem, head) {
+                match self.walk_split(guest, head) {
                     Ok(slots) => {
                         self.fetch.idx = self.fetch.idx.wrapping_add(1);
                         self.fetch.head = self.fetch.head.wrapping_add(slots);
@@ -125,7 +125,7 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
 
     /// Walks the chain at `head` into the storage; returns the ring slots
     /// it took (`vhost_get_vq_desc()`'s loop).
-    fn walk_split<M: GuestMemory + ?Sized>(&mut self, mem: &M, head: u16) -> Result<u16, Stop> {
+    fn walk_split<M: GuestMemory + ?Sized>(&mut self, guest: &M, head: u16) -> Result<u16, Stop> {
         let num = self.num;
         let ahead = self.ahead();
         // In order, chains follow each other in the table: read ahead.
@@ -149,9 +149,9 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
             } else {
                 1
             };
-            let raw = RawDesc::split(win.get(mem, table, u32::from(i), n)?);
+            let raw = RawDesc::split(win.get(guest, table, u32::from(i), n)?);
             if raw.flags & VRING_DESC_F_INDIRECT != 0 {
-                indirect::expand(mem, ind, &mut b, &raw, ahead, false)?;
+                indirect::expand(guest, ind, &mut b, &raw, ahead, false)?;
             } else {
                 b.push(raw.addr, raw.len, raw.flags & VRING_DESC_F_WRITE != 0, true)?;
             }
@@ -166,7 +166,7 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
 
     /// Writes the buffered used entries in at most two copies (in order:
     /// one per group, at its first chain's slot), then the used index once.
-    pub(crate) fn flush_split<M: GuestMemory + ?Sized>(&mut self, mem: &M) -> Result<(), Error> {
+    pub(crate) fn flush_split<M: GuestMemory + ?Sized>(&mut self, guest: &M) -> Result<(), Error> {
         let count = self.used_n;
         if count == 0 {
             return Ok(());
@@ -179,9 +179,9 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
                 let slot = self.used_idx.wrapping_add(advance) & (num - 1);
                 let [i0, i1, i2, i3] = u32::from(e.id).to_le_bytes();
                 let [l0, l1, l2, l3] = e.len.to_le_bytes();
-                mem::write(
-                    mem,
-                    mem::at(self.used, RING_ENTRIES + USED_ELEM_SIZE * u64::from(slot))?,
+                guest_memory::write(
+                    guest,
+                    guest_memory::at(self.used, RING_ENTRIES + USED_ELEM_SIZE * u64::from(slot))?,
                     &[i0, i1, i2, i3, l0, l1, l2, l3],
                 )?;
                 advance = advance.wrapping_add(e.chains);
@@ -207,21 +207,21 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
                 .get(..bytes)
                 .ok_or(Error::NotReady)?
                 .split_at(split);
-            mem::write(
-                mem,
-                mem::at(self.used, RING_ENTRIES + USED_ELEM_SIZE * u64::from(start))?,
+            guest_memory::write(
+                guest,
+                guest_memory::at(self.used, RING_ENTRIES + USED_ELEM_SIZE * u64::from(start))?,
                 a,
             )?;
             if !b.is_empty() {
-                mem::write(mem, mem::at(self.used, RING_ENTRIES)?, b)?;
+                guest_memory::write(guest, guest_memory::at(self.used, RING_ENTRIES)?, b)?;
             }
             advance = count as u16;
         }
         // Entries before the index that publishes them.
-        mem.wmb();
+        guest.wmb();
         let old = self.used_idx;
         let new = old.wrapping_add(advance);
-        mem::write_u16(mem, mem::at(self.used, RING_IDX)?, new)?;
+        guest_memory::write_u16(guest, guest_memory::at(self.used, RING_IDX)?, new)?;
         self.used_idx = new;
         // The driver has not asked for an interrupt in 2^16 entries: the
         // signalled index is meaningless now.
@@ -231,31 +231,31 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
         Ok(())
     }
 
-    pub(crate) fn write_used_flags<M: GuestMemory + ?Sized>(&self, mem: &M) -> Result<(), Error> {
+    pub(crate) fn write_used_flags<M: GuestMemory + ?Sized>(&self, guest: &M) -> Result<(), Error> {
         let flags = if self.no_notify {
             VRING_USED_F_NO_NOTIFY
         } else {
             0
         };
-        mem::write_u16(mem, self.used, flags)
+        guest_memory::write_u16(guest, self.used, flags)
     }
 
-    pub(crate) fn read_used_idx<M: GuestMemory + ?Sized>(&self, mem: &M) -> Result<u16, Error> {
-        mem::read_u16(mem, mem::at(self.used, RING_IDX)?)
+    pub(crate) fn read_used_idx<M: GuestMemory + ?Sized>(&self, guest: &M) -> Result<u16, Error> {
+        guest_memory::read_u16(guest, guest_memory::at(self.used, RING_IDX)?)
     }
 
     pub(crate) fn split_need_notify<M: GuestMemory + ?Sized>(
         &mut self,
-        mem: &M,
+        guest: &M,
     ) -> Result<bool, Error> {
         // Pairs with the barrier the guest executes when enabling
         // interrupts: our used index is visible before we read its flags.
-        mem.mb();
+        guest.mb();
         if self.has(VIRTIO_F_NOTIFY_ON_EMPTY) && self.avail_idx == self.consumed.idx {
             return Ok(true);
         }
         if !self.has(VIRTIO_RING_F_EVENT_IDX) {
-            let flags = mem::read_u16(mem, self.avail)?;
+            let flags = guest_memory::read_u16(guest, self.avail)?;
             return Ok(flags & VRING_AVAIL_F_NO_INTERRUPT == 0);
         }
         let old = self.signalled_used;
@@ -268,40 +268,40 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
         }
         // used_event follows the avail ring.
         let off = RING_ENTRIES + 2 * u64::from(self.num);
-        let event = mem::read_u16(mem, mem::at(self.avail, off)?)?;
+        let event = guest_memory::read_u16(guest, guest_memory::at(self.avail, off)?)?;
         Ok(need_event(event, new, old))
     }
 
     pub(crate) fn split_enable_notify<M: GuestMemory + ?Sized>(
         &mut self,
-        mem: &M,
+        guest: &M,
     ) -> Result<bool, Error> {
         if self.has(VIRTIO_RING_F_EVENT_IDX) {
             // avail_event follows the used ring: kick when the guest
             // publishes past what we have seen.
             let off = RING_ENTRIES + USED_ELEM_SIZE * u64::from(self.num);
-            mem::write_u16(mem, mem::at(self.used, off)?, self.avail_idx)?;
+            guest_memory::write_u16(guest, guest_memory::at(self.used, off)?, self.avail_idx)?;
         } else {
-            self.write_used_flags(mem)?;
+            self.write_used_flags(guest)?;
         }
         // The guest may have added a chain as we did that: make the write
         // visible, then look again.
-        mem.mb();
+        guest.mb();
         if self.pos < self.end {
             return Ok(true);
         }
         // New chains only: ones put back since the last read are not
         // (`vhost_get_avail_idx()` compares with the cached index).
-        self.read_avail_idx(mem)
+        self.read_avail_idx(guest)
     }
 
     pub(crate) fn split_disable_notify<M: GuestMemory + ?Sized>(
         &mut self,
-        mem: &M,
+        guest: &M,
     ) -> Result<(), Error> {
         if self.has(VIRTIO_RING_F_EVENT_IDX) {
             return Ok(());
         }
-        self.write_used_flags(mem)
+        self.write_used_flags(guest)
     }
 }

@@ -7,8 +7,8 @@ use core::ops::DerefMut;
 use super::{
     desc::Desc,
     error::Error,
+    guest_memory::GuestMemory,
     layout::VIRTIO_F_IN_ORDER,
-    mem::GuestMemory,
     vring::Vring, //
 };
 
@@ -51,7 +51,7 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
     /// [`Vring::end_used_group`]).
     pub fn add_used<M: GuestMemory + ?Sized>(
         &mut self,
-        mem: &M,
+        guest: &M,
         head: Head,
         len: u32,
     ) -> Result<(), Error> {
@@ -80,12 +80,12 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
             // The guest cannot have more than a ring of buffers out, so a
             // longer group would only wrap the counts: publish first.
             if self.used_chains >= u32::from(self.num) {
-                return self.flush_used(mem);
+                return self.flush_used(guest);
             }
             return Ok(());
         }
         if self.used_n >= USED_BATCH {
-            self.flush_used(mem)?;
+            self.flush_used(guest)?;
         }
         if let Some(slot) = self.used_buf.get_mut(self.used_n) {
             *slot = UsedElem {
@@ -114,14 +114,14 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
     ///
     /// On failure the buffered entries are dropped and the used index does
     /// not move, as in `vhost_add_used_n()`.
-    pub fn flush_used<M: GuestMemory + ?Sized>(&mut self, mem: &M) -> Result<(), Error> {
+    pub fn flush_used<M: GuestMemory + ?Sized>(&mut self, guest: &M) -> Result<(), Error> {
         if self.num == 0 {
             return Err(Error::NotReady);
         }
         let r = if self.packed() {
-            self.flush_packed(mem)
+            self.flush_packed(guest)
         } else {
-            self.flush_split(mem)
+            self.flush_split(guest)
         };
         self.drop_used();
         r

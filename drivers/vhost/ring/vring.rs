@@ -7,12 +7,12 @@ use core::ops::DerefMut;
 use super::{
     desc::Desc,
     error::Error,
+    guest_memory::Space,
     layout::{
         DEFAULT_BATCH,
         VIRTIO_F_IN_ORDER,
         VIRTIO_F_RING_PACKED, //
     },
-    mem::Space,
     used::{
         UsedElem,
         USED_BATCH, //

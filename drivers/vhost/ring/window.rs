@@ -10,12 +10,12 @@
 
 use super::{
     error::Error,
-    layout::DESC_SIZE,
-    mem::{
+    guest_memory::{
         self,
         GuestMemory,
         Space, //
     },
+    layout::DESC_SIZE,
 };
 
 /// Descriptors one window holds.
@@ -87,17 +87,17 @@ impl Window {
     /// Reads `n` descriptors (clamped to `1..=WINDOW`) of `table` from `idx`.
     pub(crate) fn load<M: GuestMemory + ?Sized>(
         &mut self,
-        mem: &M,
+        guest: &M,
         table: u64,
         idx: u32,
         n: u32,
     ) -> Result<(), Error> {
         let n = n.clamp(1, WINDOW as u32);
         self.invalidate();
-        let addr = mem::at(table, u64::from(idx) * DESC_SIZE)?;
+        let addr = guest_memory::at(table, u64::from(idx) * DESC_SIZE)?;
         let bytes = (n as usize) * DESC_SIZE as usize;
         let buf = self.buf.get_mut(..bytes).ok_or(Error::NotReady)?;
-        mem::read_in(mem, self.space, addr, buf)?;
+        guest_memory::read_in(guest, self.space, addr, buf)?;
         self.table = table;
         self.first = idx;
         self.len = n;
@@ -108,7 +108,7 @@ impl Window {
     /// window does not hold it yet.
     pub(crate) fn get<M: GuestMemory + ?Sized>(
         &mut self,
-        mem: &M,
+        guest: &M,
         table: u64,
         idx: u32,
         n: u32,
@@ -116,7 +116,7 @@ impl Window {
         if let Some(d) = self.cached(table, idx) {
             return Ok(d);
         }
-        self.load(mem, table, idx, n)?;
+        self.load(guest, table, idx, n)?;
         self.cached(table, idx).ok_or(Error::NotReady)
     }
 }

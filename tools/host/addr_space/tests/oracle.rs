@@ -23,7 +23,7 @@ use std::{
 };
 
 use proptest::prelude::*;
-use rvhost_mem::{
+use rvhost_addr_space::{
     Iotlb,
     Kind,
     Map,

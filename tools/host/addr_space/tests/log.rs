@@ -15,7 +15,7 @@ use common::{
     Table, //
 };
 use proptest::prelude::*;
-use rvhost_mem::{
+use rvhost_addr_space::{
     log_access_ok,
     log_used,
     log_write,

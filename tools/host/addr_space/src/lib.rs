@@ -1,19 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The guest address layer of rvhost (`drivers/vhost/mem`), built for the
-//! host. The source is the kernel's, included as it is; this crate is
-//! `no_std` so that anything beyond `core` fails to build here as it would
-//! in the kernel. The only addition is the table storage, a `Vec` here
-//! where the kernel uses a `KVVec`.
+//! The address-space layer of rvhost (`drivers/vhost/addr_space`), built
+//! for the host. The source is the kernel's, included as it is; this crate
+//! is `no_std` so that anything beyond `core` fails to build here as it
+//! would in the kernel. The only addition is the table storage, a `Vec`
+//! here where the kernel uses a `KVVec`.
 
 #![no_std]
 
 extern crate alloc;
 
-#[path = "../../../../drivers/vhost/mem/mod.rs"]
-mod mem;
+#[path = "../../../../drivers/vhost/addr_space/mod.rs"]
+mod addr_space;
 
-pub use mem::*;
+pub use addr_space::*;
 
 /// Table storage on the host, as the kernel's `KVVec<Slot>`.
 impl Storage for alloc::vec::Vec<Slot> {

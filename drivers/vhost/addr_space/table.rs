@@ -14,7 +14,7 @@ use super::{
         VHOST_MAP_RW, //
     },
     log::log_access_ok,
-    vring::VqState,
+    vq_config::VqConfig,
 };
 
 /// Default of the `max_mem_regions` module parameter of `vhost.ko`.
@@ -130,25 +130,26 @@ pub fn vq_memory_access_ok<S: Storage, A: Fn(u64, u64) -> bool>(
 }
 
 /// `memory_access_ok(d, umem, log_all)`: may the device switch to `umem`?
-/// Checked for every queue with a backend, logging if `log_all` or the
-/// queue negotiated `VHOST_F_LOG_ALL`, with the queue's log base. No table
-/// is `false` if any queue has a backend.
+/// Checked for every queue with a backend (each given with whether it has
+/// one), logging if `log_all` or the queue negotiated `VHOST_F_LOG_ALL`,
+/// with the queue's log base. No table is `false` if any queue has a
+/// backend.
 pub fn memory_access_ok<'a, S: Storage, A: Fn(u64, u64) -> bool>(
-    vqs: impl IntoIterator<Item = &'a VqState>,
+    vqs: impl IntoIterator<Item = (&'a VqConfig, bool)>,
     umem: Option<&Iotlb<S>>,
     log_all: bool,
     access_ok: &A,
 ) -> bool {
-    vqs.into_iter().all(|vq| {
+    vqs.into_iter().all(|(vq, active)| {
         // An inactive ring is checked when it is started.
-        !vq.active || vq_memory_access_ok(vq.log_base, umem, log_all || vq.log_all, access_ok)
+        !active || vq_memory_access_ok(vq.log_base, umem, log_all || vq.log_all(), access_ok)
     })
 }
 
 /// `vhost_log_access_ok(dev)`: can every queue with a backend log? Checked
 /// when `VHOST_F_LOG_ALL` is negotiated (`-EFAULT` if not).
 pub fn vhost_log_access_ok<'a, S: Storage, A: Fn(u64, u64) -> bool>(
-    vqs: impl IntoIterator<Item = &'a VqState>,
+    vqs: impl IntoIterator<Item = (&'a VqConfig, bool)>,
     umem: Option<&Iotlb<S>>,
     access_ok: &A,
 ) -> bool {
@@ -163,7 +164,7 @@ pub fn set_memory<'a, S: Storage, A: Fn(u64, u64) -> bool>(
     slots: S,
     regions: impl IntoIterator<Item = MemoryRegion>,
     limit: u32,
-    vqs: impl IntoIterator<Item = &'a VqState>,
+    vqs: impl IntoIterator<Item = (&'a VqConfig, bool)>,
     access_ok: &A,
 ) -> Result<Iotlb<S>, Errno> {
     let umem = build_umem(slots, regions, limit)?;

@@ -11,11 +11,12 @@ mod common;
 
 use common::{
     access_ok,
+    features,
     list,
     map,
     table, //
 };
-use rvhost_mem::{
+use rvhost_addr_space::{
     build_umem,
     check_memory_header,
     memory_access_ok,
@@ -29,10 +30,11 @@ use rvhost_mem::{
     MemoryRegion,
     Slot,
     TranslateError,
-    VqState,
+    VqConfig,
     DEFAULT_MAX_MEM_REGIONS,
     USER_PTR_MAX_4LEVEL,
     VHOST_ACCESS_RO,
+    VHOST_F_LOG_ALL,
     VHOST_MAP_RW, //
 };
 
@@ -92,7 +94,7 @@ fn regions() {
     for (what, region, want) in cases {
         let got = build_umem(Vec::new(), [*region], 2048).map(|t| t.len());
         assert_eq!(got, *want, "{what}");
-        let got = set_memory(Vec::new(), [*region], 2048, &[], &access_ok).map(|t| t.len());
+        let got = set_memory(Vec::new(), [*region], 2048, [], &access_ok).map(|t| t.len());
         assert_eq!(got, *want, "{what}");
     }
 }
@@ -103,7 +105,7 @@ fn whole_space_region_maps_everything() {
     assert_eq!(
         t.translate(0xdead_0000, 16, VHOST_ACCESS_RO, 8)
             .collect::<Vec<_>>(),
-        [Ok(rvhost_mem::Seg {
+        [Ok(rvhost_addr_space::Seg {
             addr: 0xdead_1000,
             len: 16
         })]
@@ -127,7 +129,7 @@ fn overlaps_accepted_first_lowest_wins() {
     );
     assert_eq!(
         t.translate(0x2000, 1, VHOST_ACCESS_RO, 1).next(),
-        Some(Ok(rvhost_mem::Seg {
+        Some(Ok(rvhost_addr_space::Seg {
             addr: 0xc000,
             len: 1
         }))
@@ -171,14 +173,16 @@ fn overflow() {
     assert!(vhost_overflow(2, u64::MAX));
 }
 
-fn vq(active: bool, log_all: bool, log_base: u64) -> VqState {
-    VqState {
+/// A queue's configuration, and whether it has a backend.
+fn vq(active: bool, log_all: bool, log_base: u64) -> (&'static VqConfig, bool) {
+    let bits: &[u32] = if log_all { &[VHOST_F_LOG_ALL] } else { &[] };
+    let cfg = VqConfig {
         num: 256,
-        active,
-        log_all,
+        features: features(bits),
         log_base,
-        ..VqState::default()
-    }
+        ..VqConfig::default()
+    };
+    (Box::leak(Box::new(cfg)), active)
 }
 
 #[test]
@@ -223,35 +227,30 @@ fn access_checks() {
     let idle = vq(false, true, 0);
     let running = vq(true, false, user_top);
     let logging = vq(true, true, user_top);
-    assert!(memory_access_ok([&idle], Some(&past), false, &access_ok));
+    assert!(memory_access_ok([idle], Some(&past), false, &access_ok));
     assert!(!memory_access_ok(
-        [&idle, &running],
+        [idle, running],
         Some(&past),
         false,
         &access_ok
     ));
-    assert!(memory_access_ok([&running], Some(&good), false, &access_ok));
-    assert!(!memory_access_ok(
-        [&logging],
-        Some(&good),
-        false,
-        &access_ok
-    ));
-    assert!(!memory_access_ok([&running], Some(&good), true, &access_ok));
+    assert!(memory_access_ok([running], Some(&good), false, &access_ok));
+    assert!(!memory_access_ok([logging], Some(&good), false, &access_ok));
+    assert!(!memory_access_ok([running], Some(&good), true, &access_ok));
     // vhost.c:1950: vhost_log_access_ok() forces the log
-    assert!(!vhost_log_access_ok([&running], Some(&good), &access_ok));
+    assert!(!vhost_log_access_ok([running], Some(&good), &access_ok));
     assert!(vhost_log_access_ok(
-        [&vq(true, false, 0x1000)],
+        [vq(true, false, 0x1000)],
         Some(&good),
         &access_ok
     ));
     assert!(vhost_log_access_ok::<Vec<Slot>, _>(
-        [&idle],
+        [idle],
         None,
         &access_ok
     ));
     assert!(!vhost_log_access_ok::<Vec<Slot>, _>(
-        [&running],
+        [running],
         None,
         &access_ok
     ));
@@ -263,7 +262,7 @@ fn access_checks() {
             Vec::new(),
             [r(0, 0x1000, user_top - 0xfff)],
             2048,
-            [&running],
+            [running],
             &access_ok
         )
         .err(),
@@ -273,7 +272,7 @@ fn access_checks() {
         Vec::new(),
         [r(0, 0x1000, user_top - 0xfff)],
         2048,
-        [&idle],
+        [idle],
         &access_ok
     )
     .is_ok());
@@ -282,7 +281,7 @@ fn access_checks() {
             Vec::new(),
             [r(0, 0x10_0000, 0x1000)],
             2048,
-            [&logging],
+            [logging],
             &access_ok
         )
         .err(),

@@ -16,7 +16,7 @@ use common::{
     table,
     Table, //
 };
-use rvhost_mem::{
+use rvhost_addr_space::{
     encode_miss,
     parse_write,
     process_iotlb_msg,

@@ -20,6 +20,7 @@ use super::{
         VHOST_ACCESS_RO,
         VHOST_ACCESS_WO, //
     },
+    vq_config::VqConfig,
 };
 
 /// `VHOST_VRING_F_LOG`: bit of `vhost_vring_addr.flags` asking for used
@@ -47,37 +48,6 @@ pub struct VringAddr {
     pub avail_user_addr: u64,
     /// Guest address of the used ring, for the log.
     pub log_guest_addr: u64,
-}
-
-/// What the checks read from a queue (`struct vhost_virtqueue`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct VqState {
-    /// `vq->num` (1 after reset).
-    pub num: u32,
-    /// `VIRTIO_RING_F_EVENT_IDX` negotiated: the rings carry event fields.
-    pub event_idx: bool,
-    /// `VIRTIO_F_RING_PACKED` negotiated. C's vhost core has no packed
-    /// layout and sizes every ring as split; rvhost sizes packed rings as
-    /// packed. Leave it false for C's answers.
-    pub packed: bool,
-    /// `VHOST_F_LOG_ALL` negotiated.
-    pub log_all: bool,
-    /// `vq->iotlb` is set: ring addresses are IOVAs.
-    pub iotlb: bool,
-    /// The queue has a backend (`vq->private_data`).
-    pub active: bool,
-    /// `vq->desc` (0: not set).
-    pub desc: u64,
-    /// `vq->avail`.
-    pub avail: u64,
-    /// `vq->used`.
-    pub used: u64,
-    /// `vq->log_used`: `VHOST_VRING_F_LOG` was set.
-    pub log_used: bool,
-    /// `vq->log_addr`.
-    pub log_addr: u64,
-    /// `vq->log_base` (0: not set).
-    pub log_base: u64,
 }
 
 /// Sizes in bytes of the three ring structures.
@@ -115,11 +85,11 @@ impl RingSizes {
     }
 
     /// The sizes of `vq`'s rings for `num` entries.
-    pub const fn of(vq: &VqState, num: u32) -> Self {
-        if vq.packed {
+    pub const fn of(vq: &VqConfig, num: u32) -> Self {
+        if vq.packed() {
             Self::packed(num)
         } else {
-            Self::split(num, vq.event_idx)
+            Self::split(num, vq.event_idx())
         }
     }
 }
@@ -127,7 +97,7 @@ impl RingSizes {
 /// `vq_access_ok(vq, num, desc, avail, used)`. With an IOTLB the
 /// addresses are IOVAs, checked at prefetch instead.
 pub fn vq_access_ok<A: Fn(u64, u64) -> bool>(
-    vq: &VqState,
+    vq: &VqConfig,
     num: u32,
     desc: u64,
     avail: u64,
@@ -144,7 +114,7 @@ pub fn vq_access_ok<A: Fn(u64, u64) -> bool>(
 /// `vq_log_used_access_ok(vq, log_base, log_used, log_addr)`: the log
 /// covers the used ring's guest address, sized for `vq.num`.
 pub fn vq_log_used_access_ok<A: Fn(u64, u64) -> bool>(
-    vq: &VqState,
+    vq: &VqConfig,
     log_base: u64,
     log_used: bool,
     log_addr: u64,
@@ -166,19 +136,19 @@ pub fn vq_log_used_access_ok<A: Fn(u64, u64) -> bool>(
 /// `vq_log_access_ok(vq, log_base)`: the memory table's user ranges (and,
 /// with `VHOST_F_LOG_ALL`, their log bytes) and the used ring's log bytes.
 pub fn vq_log_access_ok<S: Storage, A: Fn(u64, u64) -> bool>(
-    vq: &VqState,
+    vq: &VqConfig,
     umem: Option<&Iotlb<S>>,
     log_base: u64,
     access_ok: &A,
 ) -> bool {
-    vq_memory_access_ok(log_base, umem, vq.log_all, access_ok)
+    vq_memory_access_ok(log_base, umem, vq.log_all(), access_ok)
         && vq_log_used_access_ok(vq, log_base, vq.log_used, vq.log_addr, access_ok)
 }
 
 /// `vhost_vq_access_ok(vq)`: may the queue be started? Both devices
 /// check it when a backend is set (`-EFAULT` if not).
 pub fn vhost_vq_access_ok<S: Storage, A: Fn(u64, u64) -> bool>(
-    vq: &VqState,
+    vq: &VqConfig,
     umem: Option<&Iotlb<S>>,
     access_ok: &A,
 ) -> bool {
@@ -188,18 +158,19 @@ pub fn vhost_vq_access_ok<S: Storage, A: Fn(u64, u64) -> bool>(
 
 /// `vhost_vq_is_setup(vq)`: addresses set and [`vhost_vq_access_ok`].
 pub fn vhost_vq_is_setup<S: Storage, A: Fn(u64, u64) -> bool>(
-    vq: &VqState,
+    vq: &VqConfig,
     umem: Option<&Iotlb<S>>,
     access_ok: &A,
 ) -> bool {
     vq.avail != 0 && vq.desc != 0 && vq.used != 0 && vhost_vq_access_ok(vq, umem, access_ok)
 }
 
-/// `VHOST_SET_VRING_NUM` (`vhost_vring_set_num()`): `Busy` with a backend,
-/// `Inval` unless `num` is a power of two up to `0xffff`. The caller then
-/// sets `vq->num` and, whatever the result, resets the [`MetaCache`].
-pub fn check_vring_num(vq: &VqState, num: u32) -> Result<(), Errno> {
-    if vq.active {
+/// `VHOST_SET_VRING_NUM` (`vhost_vring_set_num()`): `Busy` with a backend
+/// (`active`), `Inval` unless `num` is a power of two up to `0xffff`. The
+/// caller then sets `vq->num` and, whatever the result, resets the
+/// [`MetaCache`].
+pub fn check_vring_num(active: bool, num: u32) -> Result<(), Errno> {
+    if active {
         return Err(Errno::Busy);
     }
     if num == 0 || num > 0xffff || num & (num - 1) != 0 {
@@ -210,15 +181,16 @@ pub fn check_vring_num(vq: &VqState, num: u32) -> Result<(), Errno> {
 
 /// `VHOST_SET_VRING_ADDR` (`vhost_vring_set_addr()`), after the copy from
 /// userspace: unknown flags are `OpNotSupp`; a misaligned avail ring (2),
-/// used ring (4) or `log_guest_addr` (4) is `Inval`; with a backend, rings
-/// that [`vq_access_ok`] refuses or a used-ring log that
+/// used ring (4) or `log_guest_addr` (4) is `Inval`; with a backend
+/// (`active`), rings that [`vq_access_ok`] refuses or a used-ring log that
 /// [`vq_log_used_access_ok`] refuses are `Inval`. The descriptor table's
 /// alignment is not checked. On success the caller stores `log_used`,
 /// the three addresses and `log_addr`; whatever the result it resets the
 /// [`MetaCache`]. (C's check that the addresses fit an `unsigned long`
 /// cannot fail on 64-bit.)
 pub fn check_vring_addr<A: Fn(u64, u64) -> bool>(
-    vq: &VqState,
+    vq: &VqConfig,
+    active: bool,
     a: &VringAddr,
     access_ok: &A,
 ) -> Result<(), Errno> {
@@ -233,7 +205,7 @@ pub fn check_vring_addr<A: Fn(u64, u64) -> bool>(
         return Err(Errno::Inval);
     }
     // Checked now only with a backend; otherwise when one is set.
-    if vq.active {
+    if active {
         if !vq_access_ok(
             vq,
             vq.num,
@@ -257,17 +229,19 @@ pub fn check_vring_addr<A: Fn(u64, u64) -> bool>(
     Ok(())
 }
 
-/// `VHOST_SET_LOG_BASE` for one queue: whether `log_base` may be set. C
-/// sets it on every queue for which this holds and returns `-EFAULT` if it
-/// failed for any (the others keep the new base).
+/// `VHOST_SET_LOG_BASE` for one queue, with a backend if `active`:
+/// whether `log_base` may be set. C sets it on every queue for which this
+/// holds and returns `-EFAULT` if it failed for any (the others keep the
+/// new base).
 pub fn log_base_ok<S: Storage, A: Fn(u64, u64) -> bool>(
-    vq: &VqState,
+    vq: &VqConfig,
+    active: bool,
     umem: Option<&Iotlb<S>>,
     log_base: u64,
     access_ok: &A,
 ) -> bool {
     // An inactive ring is checked when it is started.
-    !vq.active || vq_log_access_ok(vq, umem, log_base, access_ok)
+    !active || vq_log_access_ok(vq, umem, log_base, access_ok)
 }
 
 /// What [`vq_meta_prefetch`] found.
@@ -293,7 +267,7 @@ pub enum Prefetch {
 /// table and avail ring for reading and the used ring for writing, in that
 /// order, caching the entries in `cache`.
 pub fn vq_meta_prefetch<S: Storage>(
-    vq: &VqState,
+    vq: &VqConfig,
     iotlb: Option<&Iotlb<S>>,
     cache: &mut MetaCache,
 ) -> Prefetch {

@@ -1,16 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Guest address handling of the vhost core: the memory table, the device
-//! IOTLB, the dirty log and the ring address checks, as `drivers/vhost/
-//! vhost.c` and `iotlb.c` of Linux 7.2 do them, answer for answer.
+//! The guest's address space as the vhost core sees it: the memory table,
+//! the device IOTLB and its messages, translation through them, the dirty
+//! log, and the ring address checks with the queue configuration they
+//! read, as `drivers/vhost/vhost.c` and `iotlb.c` of Linux 7.2 do them,
+//! answer for answer.
 //!
-//! Like `ring`, this is `core`-only safe Rust (it forbids unsafe_code), compiled into
-//! both kernel modules and, unchanged, into `tools/host/mem` for tests.
+//! Like `ring`, this is `core`-only safe Rust (it forbids unsafe_code),
+//! compiled into both kernel modules and, unchanged, into
+//! `tools/host/addr_space` for tests.
 //! Nothing here touches user memory: the kernel passes its `access_ok()`
 //! as a function, gets back the user addresses to copy from and to and the
 //! log bits to set, and does those itself. Tables live in a [`Storage`] the
 //! kernel provides (`KVVec<Slot>`), which may fail to grow (`-ENOMEM`).
-//! See `Documentation/mem.rst`.
+//! See `Documentation/addr_space.rst`.
 
 // Items are `pub` so that the host crate can re-export them; the kernel
 // modules include this directory as a private module.
@@ -22,9 +25,10 @@ mod errno;
 mod iotlb;
 mod log;
 mod msg;
+mod ring_addr;
 mod table;
 mod translate;
-mod vring;
+mod vq_config;
 
 // The host crate uses all of these; each kernel module a part.
 #[allow(unused_imports)]
@@ -80,6 +84,24 @@ pub use self::{
         VHOST_IOTLB_MSG_V2,
         VHOST_IOTLB_UPDATE, //
     },
+    ring_addr::{
+        check_vring_addr,
+        check_vring_num,
+        log_base_ok,
+        vhost_vq_access_ok,
+        vhost_vq_is_setup,
+        vq_access_ok,
+        vq_log_access_ok,
+        vq_log_used_access_ok,
+        vq_meta_prefetch,
+        Prefetch,
+        RingSizes,
+        VringAddr,
+        VHOST_VRING_F_LOG,
+        VRING_AVAIL_ALIGN_SIZE,
+        VRING_DESC_ALIGN_SIZE,
+        VRING_USED_ALIGN_SIZE, //
+    },
     table::{
         build_umem,
         check_memory_header,
@@ -102,23 +124,11 @@ pub use self::{
         VHOST_ACCESS_RW,
         VHOST_ACCESS_WO, //
     },
-    vring::{
-        check_vring_addr,
-        check_vring_num,
-        log_base_ok,
-        vhost_vq_access_ok,
-        vhost_vq_is_setup,
-        vq_access_ok,
-        vq_log_access_ok,
-        vq_log_used_access_ok,
-        vq_meta_prefetch,
-        Prefetch,
-        RingSizes,
-        VqState,
-        VringAddr,
-        VHOST_VRING_F_LOG,
-        VRING_AVAIL_ALIGN_SIZE,
-        VRING_DESC_ALIGN_SIZE,
-        VRING_USED_ALIGN_SIZE, //
+    vq_config::{
+        VqConfig,
+        VHOST_F_LOG_ALL,
+        VIRTIO_FEATURES_U64S,
+        VIRTIO_F_RING_PACKED,
+        VIRTIO_RING_F_EVENT_IDX, //
     },
 };

@@ -11,10 +11,11 @@ mod common;
 
 use common::{
     access_ok,
+    features,
     table,
     Table, //
 };
-use rvhost_mem::{
+use rvhost_addr_space::{
     check_vring_addr,
     check_vring_num,
     log_base_ok,
@@ -29,14 +30,17 @@ use rvhost_mem::{
     MetaType,
     Prefetch,
     RingSizes,
-    VqState,
+    VqConfig,
     VringAddr,
     USER_PTR_MAX_4LEVEL,
     VHOST_ACCESS_RO,
     VHOST_ACCESS_WO,
+    VHOST_F_LOG_ALL,
     VHOST_MAP_RO,
     VHOST_MAP_RW,
-    VHOST_MAP_WO, //
+    VHOST_MAP_WO,
+    VIRTIO_F_RING_PACKED,
+    VIRTIO_RING_F_EVENT_IDX, //
 };
 
 const TOP: u64 = USER_PTR_MAX_4LEVEL;
@@ -94,11 +98,10 @@ fn sizes() {
             used: 4
         }
     );
-    let vq = VqState {
+    let vq = VqConfig {
         num: 8,
-        event_idx: true,
-        packed: true,
-        ..VqState::default()
+        features: features(&[VIRTIO_RING_F_EVENT_IDX, VIRTIO_F_RING_PACKED]),
+        ..VqConfig::default()
     };
     assert_eq!(RingSizes::of(&vq, 8), RingSizes::packed(8));
 }
@@ -106,12 +109,7 @@ fn sizes() {
 #[test]
 fn set_num() {
     // vhost.c:2067 busy first, 2073 then the value
-    let idle = VqState::default();
-    let busy = VqState {
-        active: true,
-        ..VqState::default()
-    };
-    assert_eq!(check_vring_num(&busy, 0), Err(Errno::Busy));
+    assert_eq!(check_vring_num(true, 0), Err(Errno::Busy));
     for (num, want) in [
         (0, Err(Errno::Inval)),
         (1, Ok(())),
@@ -122,125 +120,176 @@ fn set_num() {
         (65536, Err(Errno::Inval)),
         (u32::MAX, Err(Errno::Inval)),
     ] {
-        assert_eq!(check_vring_num(&idle, num), want, "{num}");
+        assert_eq!(check_vring_num(false, num), want, "{num}");
     }
 }
 
 #[test]
 fn set_addr() {
-    let idle = VqState {
+    let idle = VqConfig {
         num: 256,
-        ..VqState::default()
+        ..VqConfig::default()
     };
     // vhost.c:2087: unknown flags first
     assert_eq!(
-        check_vring_addr(&idle, &addr(2, 0, 1, 1, 1), &access_ok),
+        check_vring_addr(&idle, false, &addr(2, 0, 1, 1, 1), &access_ok),
         Err(Errno::OpNotSupp)
     );
     assert_eq!(
-        check_vring_addr(&idle, &addr(1, 0, 0, 0, 0), &access_ok),
+        check_vring_addr(&idle, false, &addr(1, 0, 0, 0, 0), &access_ok),
         Ok(())
     );
     // vhost.c:2104-2107: avail 2, used 4, log 4; desc unchecked
     assert_eq!(
-        check_vring_addr(&idle, &addr(0, 0x1001, 0x2000, 0x3000, 0), &access_ok),
+        check_vring_addr(
+            &idle,
+            false,
+            &addr(0, 0x1001, 0x2000, 0x3000, 0),
+            &access_ok
+        ),
         Ok(())
     );
     assert_eq!(
-        check_vring_addr(&idle, &addr(0, 0, 0x2001, 0x3000, 0), &access_ok),
+        check_vring_addr(&idle, false, &addr(0, 0, 0x2001, 0x3000, 0), &access_ok),
         Err(Errno::Inval)
     );
     assert_eq!(
-        check_vring_addr(&idle, &addr(0, 0, 0x2002, 0x3000, 0), &access_ok),
+        check_vring_addr(&idle, false, &addr(0, 0, 0x2002, 0x3000, 0), &access_ok),
         Ok(())
     );
     assert_eq!(
-        check_vring_addr(&idle, &addr(0, 0, 0x2000, 0x3002, 0), &access_ok),
+        check_vring_addr(&idle, false, &addr(0, 0, 0x2000, 0x3002, 0), &access_ok),
         Err(Errno::Inval)
     );
     // the log address is checked even without VHOST_VRING_F_LOG
     assert_eq!(
-        check_vring_addr(&idle, &addr(0, 0, 0x2000, 0x3000, 2), &access_ok),
+        check_vring_addr(&idle, false, &addr(0, 0, 0x2000, 0x3000, 2), &access_ok),
         Err(Errno::Inval)
     );
     // without a backend nothing else: any address, even not user memory
     assert_eq!(
-        check_vring_addr(&idle, &addr(0, u64::MAX, TOP + 2, TOP + 4, 0), &access_ok),
+        check_vring_addr(
+            &idle,
+            false,
+            &addr(0, u64::MAX, TOP + 2, TOP + 4, 0),
+            &access_ok
+        ),
         Ok(())
     );
 
     // vhost.c:2112-2125: with a backend, access_ok() of the three rings
     // sized for vq->num, then the used ring's log
-    let active = VqState {
+    let running = VqConfig {
         num: 256,
-        active: true,
         log_base: TOP - 0x100,
-        ..VqState::default()
+        ..VqConfig::default()
     };
     assert_eq!(
-        check_vring_addr(&active, &addr(0, 0x1000, 0x2000, 0x3000, 0), &access_ok),
+        check_vring_addr(
+            &running,
+            true,
+            &addr(0, 0x1000, 0x2000, 0x3000, 0),
+            &access_ok
+        ),
         Ok(())
     );
     assert_eq!(
-        check_vring_addr(&active, &addr(0, TOP - 4095, 0x2000, 0x3000, 0), &access_ok),
+        check_vring_addr(
+            &running,
+            true,
+            &addr(0, TOP - 4095, 0x2000, 0x3000, 0),
+            &access_ok
+        ),
         Err(Errno::Inval)
     );
     assert_eq!(
-        check_vring_addr(&active, &addr(0, TOP - 4096, 0x2000, 0x3000, 0), &access_ok),
+        check_vring_addr(
+            &running,
+            true,
+            &addr(0, TOP - 4096, 0x2000, 0x3000, 0),
+            &access_ok
+        ),
         Ok(())
     );
     assert_eq!(
-        check_vring_addr(&active, &addr(0, 0x1000, TOP - 514, 0x3000, 0), &access_ok),
+        check_vring_addr(
+            &running,
+            true,
+            &addr(0, 0x1000, TOP - 514, 0x3000, 0),
+            &access_ok
+        ),
         Err(Errno::Inval)
     );
     assert_eq!(
-        check_vring_addr(&active, &addr(0, 0x1000, TOP - 516, 0x3000, 0), &access_ok),
+        check_vring_addr(
+            &running,
+            true,
+            &addr(0, 0x1000, TOP - 516, 0x3000, 0),
+            &access_ok
+        ),
         Ok(())
     );
     assert_eq!(
-        check_vring_addr(&active, &addr(0, 0x1000, 0x2000, TOP - 2048, 0), &access_ok),
+        check_vring_addr(
+            &running,
+            true,
+            &addr(0, 0x1000, 0x2000, TOP - 2048, 0),
+            &access_ok
+        ),
         Err(Errno::Inval)
     );
     assert_eq!(
-        check_vring_addr(&active, &addr(0, 0x1000, 0x2000, TOP - 2052, 0), &access_ok),
+        check_vring_addr(
+            &running,
+            true,
+            &addr(0, 0x1000, 0x2000, TOP - 2052, 0),
+            &access_ok
+        ),
         Ok(())
     );
     // event idx makes them 2 bytes longer
-    let ev = VqState {
-        event_idx: true,
-        ..active
+    let ev = VqConfig {
+        features: features(&[VIRTIO_RING_F_EVENT_IDX]),
+        ..running
     };
     assert_eq!(
-        check_vring_addr(&ev, &addr(0, 0x1000, TOP - 516, 0x3000, 0), &access_ok),
+        check_vring_addr(
+            &ev,
+            true,
+            &addr(0, 0x1000, TOP - 516, 0x3000, 0),
+            &access_ok
+        ),
         Err(Errno::Inval)
     );
     // log: the used ring (2052 bytes) needs one log byte at base + addr/32K
     let log_at = |a| addr(1, 0x1000, 0x2000, 0x3000, a);
     assert_eq!(
-        check_vring_addr(&active, &log_at(0x8000 * 0xff), &access_ok),
+        check_vring_addr(&running, true, &log_at(0x8000 * 0xff), &access_ok),
         Ok(())
     );
     assert_eq!(
-        check_vring_addr(&active, &log_at(0x8000 * 0x100), &access_ok),
+        check_vring_addr(&running, true, &log_at(0x8000 * 0x100), &access_ok),
         Err(Errno::Inval)
     );
     // ... only with the flag
     assert_eq!(
         check_vring_addr(
-            &active,
+            &running,
+            true,
             &addr(0, 0x1000, 0x2000, 0x3000, 0x8000 * 0x100),
             &access_ok
         ),
         Ok(())
     );
     // with an IOTLB the addresses are IOVAs: not checked here
-    let iotlb = VqState {
+    let iotlb = VqConfig {
         iotlb: true,
-        ..active
+        ..running
     };
     assert_eq!(
         check_vring_addr(
             &iotlb,
+            true,
             &addr(1, u64::MAX - 15, TOP, TOP, 0x8000 * 0x100),
             &access_ok
         ),
@@ -250,15 +299,15 @@ fn set_addr() {
 
 #[test]
 fn vq_access() {
-    let vq = VqState {
+    let vq = VqConfig {
         num: 256,
-        ..VqState::default()
+        ..VqConfig::default()
     };
     // NULL rings pass access_ok(): vhost_vq_is_setup() checks them apart
     assert!(vq_access_ok(&vq, 256, 0, 0, 0, &access_ok));
     assert!(!vq_access_ok(&vq, 256, TOP, 0, 0, &access_ok));
     assert!(vq_access_ok(
-        &VqState { iotlb: true, ..vq },
+        &VqConfig { iotlb: true, ..vq },
         256,
         TOP,
         TOP,
@@ -268,7 +317,7 @@ fn vq_access() {
     // vq_log_used_access_ok() sizes the used ring for vq->num
     assert!(vq_log_used_access_ok(&vq, TOP - 1, true, 0, &access_ok));
     assert!(!vq_log_used_access_ok(
-        &VqState { num: 8192, ..vq },
+        &VqConfig { num: 8192, ..vq },
         TOP - 1,
         true,
         0,
@@ -280,32 +329,32 @@ fn vq_access() {
 #[test]
 fn vq_start() {
     let umem = umem();
-    let vq = VqState {
+    let vq = VqConfig {
         num: 256,
         desc: 0x1000,
         avail: 0x2000,
         used: 0x3000,
         log_base: 0x1000,
-        ..VqState::default()
+        ..VqConfig::default()
     };
     // vhost.c:1982: the memory table is needed
     assert!(!vhost_vq_access_ok::<Vec<_>, _>(&vq, None, &access_ok));
     assert!(vhost_vq_access_ok(&vq, Some(&umem), &access_ok));
     assert!(vhost_vq_is_setup(&vq, Some(&umem), &access_ok));
     assert!(!vhost_vq_is_setup(
-        &VqState { avail: 0, ..vq },
+        &VqConfig { avail: 0, ..vq },
         Some(&umem),
         &access_ok
     ));
     assert!(vhost_vq_access_ok(
-        &VqState { avail: 0, ..vq },
+        &VqConfig { avail: 0, ..vq },
         Some(&umem),
         &access_ok
     ));
     // LOG_ALL: 256 MiB of guest memory needs 8 KiB of log
     assert!(vhost_vq_access_ok(
-        &VqState {
-            log_all: true,
+        &VqConfig {
+            features: features(&[VHOST_F_LOG_ALL]),
             log_base: TOP - 0x2000,
             ..vq
         },
@@ -313,8 +362,8 @@ fn vq_start() {
         &access_ok
     ));
     assert!(!vhost_vq_access_ok(
-        &VqState {
-            log_all: true,
+        &VqConfig {
+            features: features(&[VHOST_F_LOG_ALL]),
             log_base: TOP - 0x1fff,
             ..vq
         },
@@ -323,7 +372,7 @@ fn vq_start() {
     ));
     // used ring log
     assert!(!vhost_vq_access_ok(
-        &VqState {
+        &VqConfig {
             log_used: true,
             log_base: TOP,
             ..vq
@@ -332,7 +381,7 @@ fn vq_start() {
         &access_ok
     ));
     assert!(vhost_vq_access_ok(
-        &VqState {
+        &VqConfig {
             log_used: true,
             log_base: TOP,
             iotlb: true,
@@ -343,38 +392,44 @@ fn vq_start() {
     ));
     // SET_LOG_BASE: inactive rings take anything
     assert!(log_base_ok(
-        &VqState {
-            log_all: true,
+        &VqConfig {
+            features: features(&[VHOST_F_LOG_ALL]),
             ..vq
         },
+        false,
         Some(&umem),
         TOP,
         &access_ok
     ));
-    let run = VqState {
-        active: true,
-        log_all: true,
+    let run = VqConfig {
+        features: features(&[VHOST_F_LOG_ALL]),
         ..vq
     };
-    assert!(!log_base_ok(&run, Some(&umem), TOP, &access_ok));
-    assert!(log_base_ok(&run, Some(&umem), TOP - 0x2000, &access_ok));
+    assert!(!log_base_ok(&run, true, Some(&umem), TOP, &access_ok));
+    assert!(log_base_ok(
+        &run,
+        true,
+        Some(&umem),
+        TOP - 0x2000,
+        &access_ok
+    ));
 }
 
 #[test]
 fn prefetch() {
-    let vq = VqState {
+    let vq = VqConfig {
         num: 4,
         desc: 0x1000,
         avail: 0x2000,
         used: 0x3000,
         iotlb: true,
-        ..VqState::default()
+        ..VqConfig::default()
     };
     let mut c = MetaCache::default();
     // vhost.c:1932: nothing set
     assert_eq!(
         vq_meta_prefetch::<Vec<_>>(
-            &VqState {
+            &VqConfig {
                 desc: 0,
                 avail: 0,
                 used: 0,

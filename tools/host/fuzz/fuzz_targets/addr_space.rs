@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Fuzzes the vhost IOTLB of drivers/vhost/mem: any sequence of adds,
+//! Fuzzes the vhost IOTLB of drivers/vhost/addr_space: any sequence of adds,
 //! deletes, lookups and translations on a small table must give what the
 //! plain reading of `drivers/vhost/iotlb.c` gives (a list in insertion
 //! order, the interval tree's order as that list stably sorted by start),
@@ -9,7 +9,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rvhost_mem::{
+use rvhost_addr_space::{
     Errno,
     Iotlb,
     Kind,
@@ -176,7 +176,7 @@ fuzz_target!(|data: &[u8]| {
                         break;
                     }
                     let size = e.last.wrapping_sub(a).wrapping_add(1);
-                    v.push(rvhost_mem::Seg {
+                    v.push(rvhost_addr_space::Seg {
                         addr: e.uaddr(a),
                         len: (len - done).min(size),
                     });

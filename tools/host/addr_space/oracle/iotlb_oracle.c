@@ -2,7 +2,7 @@
 /*
  * The kernel's own drivers/vhost/iotlb.c, with the kernel's interval tree
  * (tools/lib/rbtree.c), run in userspace as the oracle of
- * tools/host/mem/tests/oracle.rs. Reads "LIMIT FLAGS" and then commands:
+ * tools/host/addr_space/tests/oracle.rs. Reads "LIMIT FLAGS" and then commands:
  *
  *   add START LAST ADDR PERM   prints the return value
  *   del START LAST             prints "ok"

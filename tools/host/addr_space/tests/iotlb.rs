@@ -16,7 +16,7 @@ use common::{
     Model, //
 };
 use proptest::prelude::*;
-use rvhost_mem::{
+use rvhost_addr_space::{
     CappedStorage,
     Errno,
     Iotlb,

@@ -62,42 +62,48 @@ pub(crate) fn at(base: u64, off: u64) -> Result<u64, Error> {
 
 /// Reads `buf` from `addr` of `space`.
 pub(crate) fn read_in<M: GuestMemory + ?Sized>(
-    mem: &M,
+    guest: &M,
     space: Space,
     addr: u64,
     buf: &mut [u8],
 ) -> Result<(), Error> {
-    mem.read(space, addr, buf)
+    guest
+        .read(space, addr, buf)
         .map_err(|fault| Error::Translation { addr, fault })
 }
 
 /// Reads `buf` from the ring structures at `addr`.
 pub(crate) fn read<M: GuestMemory + ?Sized>(
-    mem: &M,
+    guest: &M,
     addr: u64,
     buf: &mut [u8],
 ) -> Result<(), Error> {
-    read_in(mem, Space::Ring, addr, buf)
+    read_in(guest, Space::Ring, addr, buf)
 }
 
 /// Writes `buf` to the ring structures at `addr`.
-pub(crate) fn write<M: GuestMemory + ?Sized>(mem: &M, addr: u64, buf: &[u8]) -> Result<(), Error> {
-    mem.write(Space::Ring, addr, buf)
+pub(crate) fn write<M: GuestMemory + ?Sized>(
+    guest: &M,
+    addr: u64,
+    buf: &[u8],
+) -> Result<(), Error> {
+    guest
+        .write(Space::Ring, addr, buf)
         .map_err(|fault| Error::Translation { addr, fault })
 }
 
-pub(crate) fn read_u16<M: GuestMemory + ?Sized>(mem: &M, addr: u64) -> Result<u16, Error> {
+pub(crate) fn read_u16<M: GuestMemory + ?Sized>(guest: &M, addr: u64) -> Result<u16, Error> {
     let mut b = [0u8; 2];
-    read(mem, addr, &mut b)?;
+    read(guest, addr, &mut b)?;
     Ok(u16::from_le_bytes(b))
 }
 
 pub(crate) fn write_u16<M: GuestMemory + ?Sized>(
-    mem: &M,
+    guest: &M,
     addr: u64,
     val: u16,
 ) -> Result<(), Error> {
-    write(mem, addr, &val.to_le_bytes())
+    write(guest, addr, &val.to_le_bytes())
 }
 
 /// The little-endian `u16` at `off` of `buf`.

@@ -7,7 +7,7 @@
 
 #![allow(dead_code, unreachable_pub)]
 
-use rvhost_mem::{
+use rvhost_addr_space::{
     user_range_ok,
     Errno,
     Iotlb,
@@ -15,12 +15,22 @@ use rvhost_mem::{
     Map,
     Slot,
     TranslateError,
-    USER_PTR_MAX_4LEVEL, //
+    USER_PTR_MAX_4LEVEL,
+    VIRTIO_FEATURES_U64S, //
 };
 
 /// `access_ok()` of an x86-64 kernel with 4-level paging.
 pub fn access_ok(addr: u64, size: u64) -> bool {
     user_range_ok(addr, size, USER_PTR_MAX_4LEVEL)
+}
+
+/// Feature words with `bits` acked.
+pub fn features(bits: &[u32]) -> [u64; VIRTIO_FEATURES_U64S] {
+    let mut words = [0; VIRTIO_FEATURES_U64S];
+    for b in bits {
+        words[(b / 64) as usize] |= 1 << (b % 64);
+    }
+    words
 }
 
 pub type Table = Iotlb<Vec<Slot>>;

@@ -15,7 +15,7 @@ use common::{
     Table, //
 };
 use proptest::prelude::*;
-use rvhost_mem::{
+use rvhost_addr_space::{
     iotlb_access_ok,
     AccessError,
     Errno,
