@@ -325,15 +325,15 @@ impl Net {
 
     /// Publishes the used entries and interrupts the guest if it asked to
     /// (`vhost_net_signal_used()`).
-    fn publish(ring: &mut Ring, mem: &Guest<'_>, run: &mut Run<'_>) {
+    fn publish(ring: &mut Ring, guest: &Guest<'_>, run: &mut Run<'_>) {
         if ring.used_pending() == 0 {
             return;
         }
-        if let Err(e) = ring.flush_used(mem) {
+        if let Err(e) = ring.flush_used(guest) {
             run.fail(e);
             return;
         }
-        if ring.need_notify(mem).unwrap_or(true) {
+        if ring.need_notify(guest).unwrap_or(true) {
             if let Some(call) = run.call {
                 call.signal();
             }
@@ -343,9 +343,9 @@ impl Net {
     /// The guest made nothing more available: ask it to kick
     /// (`vhost_enable_notify()`). `Ok(true)` when chains came meanwhile,
     /// with notifications off again: the handler goes on.
-    fn rearm(ring: &mut Ring, mem: &Guest<'_>) -> Result<bool, RingError> {
-        if ring.enable_notify(mem)? {
-            ring.disable_notify(mem)?;
+    fn rearm(ring: &mut Ring, guest: &Guest<'_>) -> Result<bool, RingError> {
+        if ring.enable_notify(guest)? {
+            ring.disable_notify(guest)?;
             return Ok(true);
         }
         Ok(false)
@@ -369,15 +369,15 @@ impl Net {
         let tlb = tlbg.iotlb.as_ref();
         vq.data.busyloop = vq.busyloop_timeout;
         let prefetch = vq.prefetch(tlb);
-        let (ring, mem, data, call) = vq.split(tlb);
+        let (ring, guest, data, call) = vq.split(tlb);
         data.poll.as_ref().stop();
         let mut run = Run::new(call);
         match prefetch {
-            Prefetch::Ready => match ring.disable_notify(&mem) {
-                Ok(()) => handler(ring, &mem, data, &mut run),
+            Prefetch::Ready => match ring.disable_notify(&guest) {
+                Ok(()) => handler(ring, &guest, data, &mut run),
                 Err(e) => run.fail(e),
             },
-            Prefetch::Miss { iova, perm } => mem.record_miss(iova, perm),
+            Prefetch::Miss { iova, perm } => guest.record_miss(iova, perm),
             // No rings yet, or a ring mapped without the access it needs:
             // nothing to do until userspace changes that.
             Prefetch::Unset | Prefetch::Denied => {}
@@ -389,10 +389,10 @@ impl Net {
                 let _ = self.dev.start_poll(data.poll.as_ref(), sock.file());
             }
         }
-        Self::publish(ring, &mem, &mut run);
-        let (miss, logged) = (mem.miss(), mem.logged());
+        Self::publish(ring, &guest, &mut run);
+        let (miss, logged) = (guest.miss(), guest.logged());
         let (err, requeue) = (run.err.is_some(), run.requeue);
-        drop(mem);
+        drop(guest);
         if err {
             // `vq_err()`: the queue stops until the next kick.
             vq.signal_err();
@@ -420,7 +420,13 @@ impl Net {
     /// Returns true if it stopped because other work was queued for the
     /// worker (C's `busyloop_intr`): the caller requeues itself instead of
     /// waiting for a kick.
-    fn busy_poll(&self, ring: &mut Ring, mem: &Guest<'_>, data: &NetQueue, poll_rx: bool) -> bool {
+    fn busy_poll(
+        &self,
+        ring: &mut Ring,
+        guest: &Guest<'_>,
+        data: &NetQueue,
+        poll_rx: bool,
+    ) -> bool {
         let other = if poll_rx { TX } else { RX };
         let Some(mut guard) = self.dev.vqs[other].vq.try_lock() else {
             return false;
@@ -429,8 +435,8 @@ impl Net {
         if !ovq.ring.is_ready() {
             return false;
         }
-        let (oring, omem, odata, _) = ovq.split(mem.tlb());
-        let _ = oring.disable_notify(&omem);
+        let (oring, oguest, odata, _) = ovq.split(guest.tlb());
+        let _ = oring.disable_notify(&oguest);
         // The RX queue's data: ours from RX, the other's from TX.
         let rdata: &NetQueue = if poll_rx { data } else { &*odata };
         let rx_data =
@@ -444,9 +450,9 @@ impl Net {
                     break;
                 }
                 let (rx_empty, tx_empty) = if poll_rx {
-                    (ring.is_empty(mem), oring.is_empty(&omem))
+                    (ring.is_empty(guest), oring.is_empty(&oguest))
                 } else {
-                    (oring.is_empty(&omem), ring.is_empty(mem))
+                    (oring.is_empty(&oguest), ring.is_empty(guest))
                 };
                 if (rx_data() && rx_empty != Ok(true)) || tx_empty != Ok(true) {
                     break;
@@ -456,11 +462,11 @@ impl Net {
         }
         if poll_rx || rx_data() {
             // vhost_net_busy_poll_try_queue()
-            let queue = match oring.is_empty(&omem) {
+            let queue = match oring.is_empty(&oguest) {
                 Ok(false) | Err(_) => true,
-                Ok(true) => match oring.enable_notify(&omem) {
+                Ok(true) => match oring.enable_notify(&oguest) {
                     Ok(true) => {
-                        let _ = oring.disable_notify(&omem);
+                        let _ = oring.disable_notify(&oguest);
                         true
                     }
                     _ => false,
@@ -471,10 +477,10 @@ impl Net {
             }
         } else {
             // From TX, with no packet for RX: RX kicks back on.
-            let _ = oring.enable_notify(&omem);
+            let _ = oring.enable_notify(&oguest);
         }
-        let (miss, logged) = (omem.miss(), omem.logged());
-        drop(omem);
+        let (miss, logged) = (oguest.miss(), oguest.logged());
+        drop(oguest);
         if logged {
             ovq.signal_log();
         }
@@ -503,7 +509,7 @@ impl Net {
     /// `sock_can_batch`), else one `sendmsg` each, with `MSG_MORE` while
     /// more follow.
     fn handle_tx(&self) {
-        self.run(TX, |ring, mem, data, run| {
+        self.run(TX, |ring, guest, data, run| {
             let Some(sock) = data.sock.as_ref() else {
                 return;
             };
@@ -516,7 +522,7 @@ impl Net {
                     run.requeue = true;
                     break;
                 }
-                let chain = match ring.next_chain(mem) {
+                let chain = match ring.next_chain(guest) {
                     Ok(Some(c)) => c,
                     Ok(None) => {
                         // Out before spinning or asking the guest to kick.
@@ -524,15 +530,15 @@ impl Net {
                         if data.busyloop != 0 && !polled {
                             polled = true;
                             // The guest hears of them before the spin.
-                            Self::publish(ring, mem, run);
-                            if self.busy_poll(ring, mem, data, false) {
+                            Self::publish(ring, guest, run);
+                            if self.busy_poll(ring, guest, data, false) {
                                 // Other work came: after it, look again.
                                 run.requeue = true;
                                 break;
                             }
                             continue;
                         }
-                        match Self::rearm(ring, mem) {
+                        match Self::rearm(ring, guest) {
                             Ok(true) => {
                                 polled = false;
                                 continue;
@@ -555,7 +561,7 @@ impl Net {
                 data.buf.iov.clear();
                 // As `vhost_get_vq_desc()`, every buffer is translated
                 // first: one that is not stays in the ring.
-                let (fault, _, writable) = Self::translate_chain(&chain, mem, &mut data.buf.iov);
+                let (fault, _, writable) = Self::translate_chain(&chain, guest, &mut data.buf.iov);
                 drop(chain);
                 if let Some(e) = fault {
                     let _ = ring.rewind(mark);
@@ -596,7 +602,7 @@ impl Net {
                     };
                 if !batched {
                     let more =
-                        !batching && !weight.bytes_spent() && !ring.is_empty(mem).unwrap_or(true);
+                        !batching && !weight.bytes_spent() && !ring.is_empty(guest).unwrap_or(true);
                     match sock.sendmsg(&data.buf.iov, len, more) {
                         Err(e) if e == EAGAIN || e == ENOMEM || e == errno::enobufs() => {
                             // The socket is full: retry when it has room.
@@ -608,14 +614,14 @@ impl Net {
                         _ => {}
                     }
                 }
-                if let Err(e) = ring.add_used(mem, head, 0) {
+                if let Err(e) = ring.add_used(guest, head, 0) {
                     run.fail(e);
                     break;
                 }
                 pkts += 1;
                 if pkts % BATCH == 0 {
                     Self::tx_flush(&mut data.txb, sock, run);
-                    Self::publish(ring, mem, run);
+                    Self::publish(ring, guest, run);
                 }
             }
             // The packets go out before their buffers are published.
@@ -628,7 +634,7 @@ impl Net {
     /// buffers made (C's `out` and `in`: an empty buffer makes none).
     fn translate_chain(
         chain: &Chain<'_>,
-        mem: &Guest<'_>,
+        guest: &Guest<'_>,
         iov: &mut KVec<UserIovec>,
     ) -> (Option<RingError>, usize, usize) {
         let (mut readable, mut writable) = (0, 0);
@@ -639,7 +645,7 @@ impl Net {
                 (ACCESS_RO, &mut readable)
             };
             let before = iov.len();
-            if let Err(f) = mem.translate(d.addr, d.len, access, iov, MAXIOV) {
+            if let Err(f) = guest.translate(d.addr, d.len, access, iov, MAXIOV) {
                 return (Some(bad_addr(d.addr, f)), readable, writable);
             }
             *count += iov.len() - before;
@@ -650,8 +656,8 @@ impl Net {
     /// What the dirty log needs of a chain just translated into
     /// `buf.iov[seg..]`: its buffers (`struct vhost_log`), or with an
     /// IOTLB the host pieces they were translated to.
-    fn log_ranges(chain: &Chain<'_>, mem: &Guest<'_>, buf: &mut Scratch, seg: usize) -> Result {
-        if mem.logs_by_host_address() {
+    fn log_ranges(chain: &Chain<'_>, guest: &Guest<'_>, buf: &mut Scratch, seg: usize) -> Result {
+        if guest.logs_by_host_address() {
             for v in buf.iov.get(seg..).unwrap_or(&[]) {
                 buf.log.push((v.base as u64, v.len as u64), GFP_KERNEL)?;
             }
@@ -668,7 +674,7 @@ impl Net {
     /// chains taken are back in the ring.
     fn rx_bufs(
         ring: &mut Ring,
-        mem: &Guest<'_>,
+        guest: &Guest<'_>,
         buf: &mut Scratch,
         want: usize,
         quota: usize,
@@ -685,7 +691,7 @@ impl Net {
             if buf.heads.len() >= quota {
                 break Ok(RxBufs::TooBig);
             }
-            let chain = match ring.next_chain(mem) {
+            let chain = match ring.next_chain(guest) {
                 Ok(Some(c)) => c,
                 Ok(None) => break Ok(RxBufs::Empty),
                 Err(e) => break Err(e),
@@ -693,11 +699,12 @@ impl Net {
             let head = chain.head();
             // As `vhost_get_vq_desc()`, every buffer is translated first.
             let (seg, log) = (buf.iov.len(), buf.log.len());
-            let (mut fault, readable, writable) = Self::translate_chain(&chain, mem, &mut buf.iov);
+            let (mut fault, readable, writable) =
+                Self::translate_chain(&chain, guest, &mut buf.iov);
             let len: u64 = chain.descs().iter().map(|d| u64::from(d.len)).sum();
             if fault.is_none()
-                && mem.logs_data()
-                && Self::log_ranges(&chain, mem, buf, seg).is_err()
+                && guest.logs_data()
+                && Self::log_ranges(&chain, guest, buf, seg).is_err()
             {
                 fault = Some(RingError::NotReady);
             }
@@ -736,7 +743,7 @@ impl Net {
 
     /// `handle_rx()`: every packet the socket has goes into guest buffers.
     fn handle_rx(&self) {
-        self.run(RX, |ring, mem, data, run| {
+        self.run(RX, |ring, guest, data, run| {
             let Some(sock) = data.sock.as_ref() else {
                 return;
             };
@@ -752,8 +759,8 @@ impl Net {
                 let mut sock_len = data.rxq.peek_len(sock);
                 if sock_len == 0 && data.busyloop != 0 {
                     // What was received so far goes to the guest first.
-                    Self::publish(ring, mem, run);
-                    intr = self.busy_poll(ring, mem, data, true);
+                    Self::publish(ring, guest, run);
+                    intr = self.busy_poll(ring, guest, data, true);
                     sock_len = data.rxq.peek_len(sock);
                 }
                 if sock_len == 0 {
@@ -770,7 +777,7 @@ impl Net {
                 let vhost_len = sock_len + data.vhost_hlen;
                 let quota = if mergeable { MAXIOV } else { 1 };
                 let mark = ring.mark();
-                match Self::rx_bufs(ring, mem, &mut data.buf, vhost_len, quota) {
+                match Self::rx_bufs(ring, guest, &mut data.buf, vhost_len, quota) {
                     Ok(RxBufs::Ready) => {}
                     // Wait for the guest's kick, unless buffers came
                     // meanwhile (or other work did while spinning).
@@ -778,7 +785,7 @@ impl Net {
                         run.requeue = true;
                         break;
                     }
-                    Ok(RxBufs::Empty) => match Self::rearm(ring, mem) {
+                    Ok(RxBufs::Empty) => match Self::rearm(ring, guest) {
                         Ok(true) => continue,
                         Ok(false) => break,
                         Err(e) => {
@@ -790,7 +797,7 @@ impl Net {
                         // C consumes one chain (`vhost_discard_vq_desc()`
                         // puts back all but one) and stops until the next
                         // kick; the packet stays in the socket.
-                        let _ = ring.next_chain(mem);
+                        let _ = ring.next_chain(guest);
                         run.err = Some(RingError::NotReady);
                         break;
                     }
@@ -847,9 +854,9 @@ impl Net {
                     run.err = Some(RingError::NotReady);
                     break;
                 }
-                mem.log_received(&data.buf.log, vhost_len as u64);
+                guest.log_received(&data.buf.log, vhost_len as u64);
                 for &(head, len) in data.buf.heads.iter() {
-                    if let Err(e) = ring.add_used(mem, head, len) {
+                    if let Err(e) = ring.add_used(guest, head, len) {
                         run.fail(e);
                         break;
                     }
@@ -861,7 +868,7 @@ impl Net {
                     break;
                 }
                 if ring.used_pending() > BATCH {
-                    Self::publish(ring, mem, run);
+                    Self::publish(ring, guest, run);
                 }
             }
         });
