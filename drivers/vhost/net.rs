@@ -157,12 +157,57 @@ struct Scratch {
 struct Run<'a> {
     /// The queue's call eventfd.
     call: Option<&'a EventFd>,
-    /// The guest broke the ring: signal the error eventfd.
-    err: Option<RingError>,
+    /// The run failed: signal the error eventfd (`vq_err()`).
+    err: bool,
     /// The queue gave up the worker for fairness: run it again.
     requeue: bool,
     /// Wait for the socket: TX full, or RX drained.
     poll_sock: bool,
+}
+
+/// Why a handler stops before it is done (C's `vq_err()` and a `break`):
+/// the queue waits for the next kick, userspace hears of it on the error
+/// eventfd ([`Stop::signals_err`]).
+#[derive(Clone, Copy)]
+enum Stop {
+    /// The ring layer failed: the guest broke its ring, or an IOTLB miss
+    /// on it.
+    Ring(RingError),
+    /// A buffer the memory table or IOTLB did not translate
+    /// (`translate_desc()`).
+    Buffer(Fault),
+    /// A chain of the wrong shape for the queue: TX with device-writable
+    /// buffers or nothing past the header (`get_tx_bufs()`), RX with
+    /// readable ones or no writable ones (`get_rx_bufs()`).
+    Format,
+    /// vhost's header or `num_buffers` could not be written into the
+    /// buffers (`handle_rx()`).
+    Header,
+    /// tun refused a batch of TX packets (`vhost_tx_batch()`).
+    Batch,
+    /// No memory for a packet's bookkeeping.
+    NoMem,
+}
+
+impl Stop {
+    /// Whether userspace hears of it on the error eventfd: everything but
+    /// an IOTLB miss (C's `-EAGAIN`), which userspace hears of as a miss,
+    /// and after whose answer the queue runs again.
+    fn signals_err(self) -> bool {
+        !matches!(
+            self,
+            Stop::Ring(RingError::Translation {
+                fault: Fault::Miss,
+                ..
+            }) | Stop::Buffer(Fault::Miss)
+        )
+    }
+}
+
+impl From<RingError> for Stop {
+    fn from(e: RingError) -> Self {
+        Stop::Ring(e)
+    }
 }
 
 /// What [`Net::rx_bufs`] found.
@@ -181,30 +226,18 @@ impl<'a> Run<'a> {
     fn new(call: Option<&'a EventFd>) -> Self {
         Self {
             call,
-            err: None,
+            err: false,
             requeue: false,
             poll_sock: false,
         }
     }
 
-    /// Records a ring error; an IOTLB miss is not one (C's `-EAGAIN`): the
-    /// queue runs again when userspace answers it.
-    fn fail(&mut self, e: RingError) {
-        if !matches!(
-            e,
-            RingError::Translation {
-                fault: Fault::Miss,
-                ..
-            }
-        ) {
-            self.err = Some(e);
+    /// Records why the handler stops, for the error eventfd.
+    fn fail(&mut self, stop: Stop) {
+        if stop.signals_err() {
+            self.err = true;
         }
     }
-}
-
-/// A buffer address the memory table or IOTLB did not translate.
-fn bad_addr(addr: u64, fault: Fault) -> RingError {
-    RingError::Translation { addr, fault }
 }
 
 impl NetQueue {
@@ -330,7 +363,7 @@ impl Net {
             return;
         }
         if let Err(e) = ring.flush_used(guest) {
-            run.fail(e);
+            run.fail(e.into());
             return;
         }
         if ring.need_notify(guest).unwrap_or(true) {
@@ -375,7 +408,7 @@ impl Net {
         match prefetch {
             Prefetch::Ready => match ring.disable_notify(&guest) {
                 Ok(()) => handler(ring, &guest, data, &mut run),
-                Err(e) => run.fail(e),
+                Err(e) => run.fail(e.into()),
             },
             Prefetch::Miss { iova, perm } => guest.record_miss(iova, perm),
             // No rings yet, or a ring mapped without the access it needs:
@@ -391,7 +424,7 @@ impl Net {
         }
         Self::publish(ring, &guest, &mut run);
         let (miss, logged) = (guest.miss(), guest.logged());
-        let (err, requeue) = (run.err.is_some(), run.requeue);
+        let (err, requeue) = (run.err, run.requeue);
         drop(guest);
         if err {
             // `vq_err()`: the queue stops until the next kick.
@@ -498,7 +531,7 @@ impl Net {
     fn tx_flush(txb: &mut Option<TxBatch>, sock: &NetBackend, run: &mut Run<'_>) {
         if let Some(b) = txb.as_mut() {
             if b.flush(sock).is_err() {
-                run.err = Some(RingError::NotReady);
+                run.fail(Stop::Batch);
             }
         }
     }
@@ -545,13 +578,13 @@ impl Net {
                             }
                             Ok(false) => break,
                             Err(e) => {
-                                run.fail(e);
+                                run.fail(e.into());
                                 break;
                             }
                         }
                     }
                     Err(e) => {
-                        run.fail(e);
+                        run.fail(e.into());
                         break;
                     }
                 };
@@ -563,9 +596,9 @@ impl Net {
                 // first: one that is not stays in the ring.
                 let (fault, _, writable) = Self::translate_chain(&chain, guest, &mut data.buf.iov);
                 drop(chain);
-                if let Some(e) = fault {
+                if let Some(stop) = fault {
                     let _ = ring.rewind(mark);
-                    run.fail(e);
+                    run.fail(stop);
                     break;
                 }
                 // A chain with device-writable bytes, or with nothing past
@@ -579,7 +612,7 @@ impl Net {
                     iov_advance(&mut data.buf.iov, data.vhost_hlen)
                 };
                 if len == 0 {
-                    run.err = Some(RingError::NotReady);
+                    run.fail(Stop::Format);
                     break;
                 }
                 weight.add_bytes(len);
@@ -615,7 +648,7 @@ impl Net {
                     }
                 }
                 if let Err(e) = ring.add_used(guest, head, 0) {
-                    run.fail(e);
+                    run.fail(e.into());
                     break;
                 }
                 pkts += 1;
@@ -636,7 +669,7 @@ impl Net {
         chain: &Chain<'_>,
         guest: &Guest<'_>,
         iov: &mut KVec<UserIovec>,
-    ) -> (Option<RingError>, usize, usize) {
+    ) -> (Option<Stop>, usize, usize) {
         let (mut readable, mut writable) = (0, 0);
         for d in chain.descs() {
             let (access, count) = if d.is_write() {
@@ -646,7 +679,7 @@ impl Net {
             };
             let before = iov.len();
             if let Err(f) = guest.translate(d.addr, d.len, access, iov, MAXIOV) {
-                return (Some(bad_addr(d.addr, f)), readable, writable);
+                return (Some(Stop::Buffer(f)), readable, writable);
             }
             *count += iov.len() - before;
         }
@@ -678,7 +711,7 @@ impl Net {
         buf: &mut Scratch,
         want: usize,
         quota: usize,
-    ) -> Result<RxBufs, RingError> {
+    ) -> Result<RxBufs, Stop> {
         let mark = ring.mark();
         buf.iov.clear();
         buf.heads.clear();
@@ -694,7 +727,7 @@ impl Net {
             let chain = match ring.next_chain(guest) {
                 Ok(Some(c)) => c,
                 Ok(None) => break Ok(RxBufs::Empty),
-                Err(e) => break Err(e),
+                Err(e) => break Err(e.into()),
             };
             let head = chain.head();
             // As `vhost_get_vq_desc()`, every buffer is translated first.
@@ -706,7 +739,7 @@ impl Net {
                 && guest.logs_data()
                 && Self::log_ranges(&chain, guest, buf, seg).is_err()
             {
-                fault = Some(RingError::NotReady);
+                fault = Some(Stop::NoMem);
             }
             // RX chains carry device-writable pieces only, at least one
             // (`get_rx_bufs()` counts pieces: an empty buffer is none, and
@@ -723,7 +756,7 @@ impl Net {
             }
             let len = len.min(u64::from(u32::MAX)) as u32;
             if buf.heads.push((head, len), GFP_KERNEL).is_err() {
-                break Err(RingError::NotReady);
+                break Err(Stop::NoMem);
             }
             left -= i64::from(len);
         };
@@ -789,7 +822,7 @@ impl Net {
                         Ok(true) => continue,
                         Ok(false) => break,
                         Err(e) => {
-                            run.fail(e);
+                            run.fail(e.into());
                             break;
                         }
                     },
@@ -798,7 +831,7 @@ impl Net {
                         // puts back all but one) and stops until the next
                         // kick; the packet stays in the socket.
                         let _ = ring.next_chain(guest);
-                        run.err = Some(RingError::NotReady);
+                        run.fail(Stop::Format);
                         break;
                     }
                     Ok(RxBufs::TooBig) => {
@@ -814,8 +847,8 @@ impl Net {
                         }
                         continue;
                     }
-                    Err(e) => {
-                        run.fail(e);
+                    Err(stop) => {
+                        run.fail(stop);
                         break;
                     }
                 }
@@ -837,7 +870,7 @@ impl Net {
                 }
                 if w.is_err() {
                     let _ = ring.rewind(mark);
-                    run.err = Some(RingError::NotReady);
+                    run.fail(Stop::Header);
                     break;
                 }
                 if data.rxq.recv(sock, &data.buf.iov, sock_len) != Ok(sock_len) {
@@ -851,20 +884,20 @@ impl Net {
                     && iov_write(&data.buf.iov, HDR_LEN, &hdr[HDR_LEN..]).is_err()
                 {
                     let _ = ring.rewind(mark);
-                    run.err = Some(RingError::NotReady);
+                    run.fail(Stop::Header);
                     break;
                 }
                 guest.log_received(&data.buf.log, vhost_len as u64);
                 for &(head, len) in data.buf.heads.iter() {
                     if let Err(e) = ring.add_used(guest, head, len) {
-                        run.fail(e);
+                        run.fail(e.into());
                         break;
                     }
                 }
                 // In order, a packet is one used entry.
                 ring.end_used_group();
                 weight.add_bytes(vhost_len);
-                if run.err.is_some() {
+                if run.err {
                     break;
                 }
                 if ring.used_pending() > BATCH {
