@@ -27,6 +27,7 @@ use crate::{
         Error as RingError,
         Fault,
         Head,
+        Mark,
         Weight, //
     },
     rvhost::{
@@ -384,6 +385,33 @@ impl Net {
         Ok(false)
     }
 
+    /// `vhost_net_enable_vq()` where C ignores its result (at the end of a
+    /// handler run, and when a failed `SET_BACKEND` puts the old backend
+    /// back): the socket is watched again. It fails only when the socket
+    /// reports `EPOLLERR`, which leaves it unwatched until a later run
+    /// tries again: the socket's state, not a fault of the guest's ring,
+    /// so not a `vq_err()`; kicks still run the queue.
+    fn watch_sock(&self, data: &NetQueue) {
+        let Some(sock) = &data.sock else {
+            return;
+        };
+        match self.dev.start_poll(data.poll.as_ref(), sock.file()) {
+            Ok(()) => {}
+            // Not watched: see above.
+            Err(_) => {}
+        }
+    }
+
+    /// `vhost_discard_vq_desc()`: puts back the chains taken since `mark`.
+    /// C's cannot fail. [`Ring::rewind`] refuses a stale mark, which one
+    /// taken in this handler run (under the queue's lock, so with no
+    /// configuration change since) is only if the chains taken since span
+    /// more than the ring: a guest that made buffers in flight available
+    /// again. That ring is broken, and the queue stops as for any other.
+    fn discard_vq_desc(ring: &mut Ring, mark: Mark) -> Result<(), Stop> {
+        ring.rewind(mark).map_err(Stop::Ring)
+    }
+
     /// What runs around both handlers: the queue lock, the IOTLB prefetch,
     /// notifications off, then after `handler` the used entries published,
     /// errors and misses reported, and the queue requeued when it gave up
@@ -418,9 +446,7 @@ impl Net {
         // The socket is watched again before the guest hears of the used
         // buffers, as C's `handle_rx()` does.
         if run.poll_sock {
-            if let Some(sock) = &data.sock {
-                let _ = self.dev.start_poll(data.poll.as_ref(), sock.file());
-            }
+            self.watch_sock(data);
         }
         Self::publish(ring, &guest, &mut run);
         let (miss, logged) = (guest.miss(), guest.logged());
@@ -469,7 +495,15 @@ impl Net {
             return false;
         }
         let (oring, oguest, odata, _) = ovq.split(guest.tlb());
-        let _ = oring.disable_notify(&oguest);
+        // C's `vhost_disable_notify()` and `vhost_enable_notify()` report
+        // their failures themselves, as a `vq_err()` of the queue whose
+        // ring they write, and busy polling goes on: `oerr` is that for the
+        // other queue, signalled when it is done with.
+        let mut oerr = false;
+        let mut other_failed = |e: RingError| oerr |= Stop::Ring(e).signals_err();
+        if let Err(e) = oring.disable_notify(&oguest) {
+            other_failed(e);
+        }
         // The RX queue's data: ours from RX, the other's from TX.
         let rdata: &NetQueue = if poll_rx { data } else { &*odata };
         let rx_data =
@@ -482,6 +516,8 @@ impl Net {
                     intr = true;
                     break;
                 }
+                // An error ends the spin as chains would (C too treats it
+                // as not empty), and is met again where they would be.
                 let (rx_empty, tx_empty) = if poll_rx {
                     (ring.is_empty(guest), oring.is_empty(&oguest))
                 } else {
@@ -496,24 +532,42 @@ impl Net {
         if poll_rx || rx_data() {
             // vhost_net_busy_poll_try_queue()
             let queue = match oring.is_empty(&oguest) {
-                Ok(false) | Err(_) => true,
+                Ok(false) => true,
+                // Not empty, for C (`vhost_vq_avail_empty()`).
+                Err(e) => {
+                    other_failed(e);
+                    true
+                }
                 Ok(true) => match oring.enable_notify(&oguest) {
                     Ok(true) => {
-                        let _ = oring.disable_notify(&oguest);
+                        if let Err(e) = oring.disable_notify(&oguest) {
+                            other_failed(e);
+                        }
                         true
                     }
-                    _ => false,
+                    Ok(false) => false,
+                    Err(e) => {
+                        other_failed(e);
+                        false
+                    }
                 },
             };
             if queue {
                 self.requeue(1 << other);
             }
         } else {
-            // From TX, with no packet for RX: RX kicks back on.
-            let _ = oring.enable_notify(&oguest);
+            // From TX, with no packet for RX: RX kicks back on. Buffers
+            // that came meanwhile (`Ok(true)`) wait for a packet, which
+            // wakes RX through its socket; C ignores them too.
+            if let Err(e) = oring.enable_notify(&oguest) {
+                other_failed(e);
+            }
         }
         let (miss, logged) = (oguest.miss(), oguest.logged());
         drop(oguest);
+        if oerr {
+            ovq.signal_err();
+        }
         if logged {
             ovq.signal_log();
         }
@@ -597,7 +651,9 @@ impl Net {
                 let (fault, _, writable) = Self::translate_chain(&chain, guest, &mut data.buf.iov);
                 drop(chain);
                 if let Some(stop) = fault {
-                    let _ = ring.rewind(mark);
+                    if let Err(e) = Self::discard_vq_desc(ring, mark) {
+                        run.fail(e);
+                    }
                     run.fail(stop);
                     break;
                 }
@@ -639,8 +695,10 @@ impl Net {
                     match sock.sendmsg(&data.buf.iov, len, more) {
                         Err(e) if e == EAGAIN || e == ENOMEM || e == errno::enobufs() => {
                             // The socket is full: retry when it has room.
-                            let _ = ring.rewind(mark);
-                            run.poll_sock = true;
+                            match Self::discard_vq_desc(ring, mark) {
+                                Ok(()) => run.poll_sock = true,
+                                Err(stop) => run.fail(stop),
+                            }
                             break;
                         }
                         // Anything else drops the packet, as C does.
@@ -767,9 +825,7 @@ impl Net {
                     last.1 = (i64::from(last.1) + left) as u32;
                 }
             }
-            _ => {
-                let _ = ring.rewind(mark);
-            }
+            _ => Self::discard_vq_desc(ring, mark)?,
         }
         r
     }
@@ -829,8 +885,13 @@ impl Net {
                     Ok(RxBufs::BadFormat) => {
                         // C consumes one chain (`vhost_discard_vq_desc()`
                         // puts back all but one) and stops until the next
-                        // kick; the packet stays in the socket.
-                        let _ = ring.next_chain(guest);
+                        // kick; the packet stays in the socket. Taking the
+                        // chain just put back fails only if the guest
+                        // changed its ring meanwhile: the queue stops with
+                        // an error either way.
+                        if let Err(e) = ring.next_chain(guest) {
+                            run.fail(e.into());
+                        }
                         run.fail(Stop::Format);
                         break;
                     }
@@ -843,7 +904,14 @@ impl Net {
                                 base: first.base,
                                 len: 1,
                             }];
-                            let _ = data.rxq.recv(sock, &one, 1);
+                            match data.rxq.recv(sock, &one, 1) {
+                                Ok(_) => {}
+                                // Ignored, as C does (it only prints it for
+                                // debugging): a packet left in the socket
+                                // is met again, in another iteration of
+                                // the weight.
+                                Err(_) => {}
+                            }
                         }
                         continue;
                     }
@@ -869,21 +937,30 @@ impl Net {
                     iov_advance(&mut data.buf.iov, data.vhost_hlen);
                 }
                 if w.is_err() {
-                    let _ = ring.rewind(mark);
+                    if let Err(stop) = Self::discard_vq_desc(ring, mark) {
+                        run.fail(stop);
+                    }
                     run.fail(Stop::Header);
                     break;
                 }
                 if data.rxq.recv(sock, &data.buf.iov, sock_len) != Ok(sock_len) {
                     // Userspace took the packet meanwhile: put the buffers
                     // back.
-                    let _ = ring.rewind(mark);
-                    continue;
+                    match Self::discard_vq_desc(ring, mark) {
+                        Ok(()) => continue,
+                        Err(stop) => {
+                            run.fail(stop);
+                            break;
+                        }
+                    }
                 }
                 if data.vhost_hlen == 0
                     && set_num_buffers
                     && iov_write(&data.buf.iov, HDR_LEN, &hdr[HDR_LEN..]).is_err()
                 {
-                    let _ = ring.rewind(mark);
+                    if let Err(stop) = Self::discard_vq_desc(ring, mark) {
+                        run.fail(stop);
+                    }
                     run.fail(Stop::Header);
                     break;
                 }
@@ -969,10 +1046,18 @@ impl Net {
             vq.data.poll.as_ref().stop();
             vq.data.sock = old;
             if vq.data.sock.is_some() {
-                let _ = vq.start_ring(tlb);
-                if let Some(s) = &vq.data.sock {
-                    let _ = self.dev.start_poll(vq.data.poll.as_ref(), s.file());
+                match vq.start_ring(tlb) {
+                    (Ok(()), _) => {}
+                    // C never stopped the old backend's ring; this did, and
+                    // starts it again with the configuration that just
+                    // failed to start for the new backend. Failing again,
+                    // the queue stays stopped (its handlers do nothing)
+                    // until the next SET_BACKEND: userspace knows from this
+                    // call and the error eventfd, and a miss met again is
+                    // the one reported below.
+                    (Err(_), _) => {}
                 }
+                self.watch_sock(&vq.data);
             }
             drop(tlbg);
             drop(guard);
