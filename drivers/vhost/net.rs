@@ -211,6 +211,18 @@ impl From<RingError> for Stop {
     }
 }
 
+/// A chain [`Net::get_vq_desc`] took, its buffers translated.
+struct ChainBufs {
+    head: Head,
+    /// Where it starts, to put it back.
+    start: Mark,
+    /// Pieces its device-readable and device-writable buffers made.
+    readable: usize,
+    writable: usize,
+    /// Bytes of all its buffers.
+    len: u64,
+}
+
 /// What [`Net::rx_bufs`] found.
 enum RxBufs {
     /// Enough buffers for the packet.
@@ -609,8 +621,9 @@ impl Net {
                     run.requeue = true;
                     break;
                 }
-                let chain = match ring.next_chain(guest) {
-                    Ok(Some(c)) => c,
+                data.buf.iov.clear();
+                let taken = match Self::get_vq_desc(ring, guest, &mut data.buf, false) {
+                    Ok(Some(taken)) => taken,
                     Ok(None) => {
                         // Out before spinning or asking the guest to kick.
                         Self::tx_flush(&mut data.txb, sock, run);
@@ -637,32 +650,19 @@ impl Net {
                             }
                         }
                     }
-                    Err(e) => {
-                        run.fail(e.into());
+                    Err(stop) => {
+                        run.fail(stop);
                         break;
                     }
                 };
                 polled = false;
-                let head = chain.head();
-                let mark = chain.start();
-                data.buf.iov.clear();
-                // As `vhost_get_vq_desc()`, every buffer is translated
-                // first: one that is not stays in the ring.
-                let (fault, _, writable) = Self::translate_chain(&chain, guest, &mut data.buf.iov);
-                drop(chain);
-                if let Some(stop) = fault {
-                    if let Err(e) = Self::discard_vq_desc(ring, mark) {
-                        run.fail(e);
-                    }
-                    run.fail(stop);
-                    break;
-                }
+                let (head, mark) = (taken.head, taken.start);
                 // A chain with device-writable bytes, or with nothing past
                 // the header, is consumed without a used entry, and the
                 // queue stops until the next kick (`get_tx_bufs()`). C
                 // counts pieces, not descriptors: an empty writable
                 // descriptor is none.
-                let len = if writable > 0 {
+                let len = if taken.writable > 0 {
                     0
                 } else {
                     iov_advance(&mut data.buf.iov, data.vhost_hlen)
@@ -720,14 +720,51 @@ impl Net {
         });
     }
 
-    /// `translate_desc()` for every buffer of `chain`, appended to `iov`:
-    /// the first fault, and how many pieces the readable and the writable
-    /// buffers made (C's `out` and `in`: an empty buffer makes none).
+    /// `vhost_get_vq_desc_n()`, of both handlers: takes the next chain and
+    /// translates every buffer of it ([`Net::translate_chain`]), the
+    /// pieces appended to `buf.iov`, and with `log` what the dirty log
+    /// needs appended to `buf.log`. `Ok(None)` when the guest made nothing
+    /// more available. A chain that does not translate is put back, as C
+    /// leaves it in the ring.
+    fn get_vq_desc(
+        ring: &mut Ring,
+        guest: &Guest<'_>,
+        buf: &mut Scratch,
+        log: bool,
+    ) -> Result<Option<ChainBufs>, Stop> {
+        let Some(chain) = ring.next_chain(guest)? else {
+            return Ok(None);
+        };
+        let (head, start) = (chain.head(), chain.start());
+        let len = chain.descs().iter().map(|d| u64::from(d.len)).sum();
+        let pieces = Self::translate_chain(&chain, guest, buf, log);
+        drop(chain);
+        match pieces {
+            Ok((readable, writable)) => Ok(Some(ChainBufs {
+                head,
+                start,
+                readable,
+                writable,
+                len,
+            })),
+            Err(stop) => {
+                Self::discard_vq_desc(ring, start)?;
+                Err(stop)
+            }
+        }
+    }
+
+    /// `translate_desc()` for every buffer of `chain`, appended to
+    /// `buf.iov`, and with `log` their dirty-log ranges to `buf.log`: how
+    /// many pieces the readable and the writable buffers made (C's `out`
+    /// and `in`: an empty buffer makes none).
     fn translate_chain(
         chain: &Chain<'_>,
         guest: &Guest<'_>,
-        iov: &mut KVec<UserIovec>,
-    ) -> (Option<Stop>, usize, usize) {
+        buf: &mut Scratch,
+        log: bool,
+    ) -> Result<(usize, usize), Stop> {
+        let seg = buf.iov.len();
         let (mut readable, mut writable) = (0, 0);
         for d in chain.descs() {
             let (access, count) = if d.is_write() {
@@ -735,13 +772,16 @@ impl Net {
             } else {
                 (ACCESS_RO, &mut readable)
             };
-            let before = iov.len();
-            if let Err(f) = guest.translate(d.addr, d.len, access, iov, MAXIOV) {
-                return (Some(Stop::Buffer(f)), readable, writable);
-            }
-            *count += iov.len() - before;
+            let before = buf.iov.len();
+            guest
+                .translate(d.addr, d.len, access, &mut buf.iov, MAXIOV)
+                .map_err(Stop::Buffer)?;
+            *count += buf.iov.len() - before;
         }
-        (None, readable, writable)
+        if log {
+            Self::log_ranges(chain, guest, buf, seg).map_err(|_| Stop::NoMem)?;
+        }
+        Ok((readable, writable))
     }
 
     /// What the dirty log needs of a chain just translated into
@@ -782,38 +822,22 @@ impl Net {
             if buf.heads.len() >= quota {
                 break Ok(RxBufs::TooBig);
             }
-            let chain = match ring.next_chain(guest) {
-                Ok(Some(c)) => c,
-                Ok(None) => break Ok(RxBufs::Empty),
-                Err(e) => break Err(e.into()),
-            };
-            let head = chain.head();
-            // As `vhost_get_vq_desc()`, every buffer is translated first.
             let (seg, log) = (buf.iov.len(), buf.log.len());
-            let (mut fault, readable, writable) =
-                Self::translate_chain(&chain, guest, &mut buf.iov);
-            let len: u64 = chain.descs().iter().map(|d| u64::from(d.len)).sum();
-            if fault.is_none()
-                && guest.logs_data()
-                && Self::log_ranges(&chain, guest, buf, seg).is_err()
-            {
-                fault = Some(Stop::NoMem);
-            }
+            let taken = match Self::get_vq_desc(ring, guest, buf, guest.logs_data()) {
+                Ok(Some(taken)) => taken,
+                Ok(None) => break Ok(RxBufs::Empty),
+                Err(stop) => break Err(stop),
+            };
             // RX chains carry device-writable pieces only, at least one
             // (`get_rx_bufs()` counts pieces: an empty buffer is none, and
             // a chain of nothing but empty buffers cannot take a byte).
-            let format_ok = readable == 0 && writable > 0;
-            drop(chain);
-            if let Some(e) = fault {
-                break Err(e);
-            }
-            if !format_ok {
+            if taken.readable > 0 || taken.writable == 0 {
                 buf.iov.truncate(seg);
                 buf.log.truncate(log);
                 break Ok(RxBufs::BadFormat);
             }
-            let len = len.min(u64::from(u32::MAX)) as u32;
-            if buf.heads.push((head, len), GFP_KERNEL).is_err() {
+            let len = taken.len.min(u64::from(u32::MAX)) as u32;
+            if buf.heads.push((taken.head, len), GFP_KERNEL).is_err() {
                 break Err(Stop::NoMem);
             }
             left -= i64::from(len);
