@@ -3,8 +3,13 @@
 //! `/dev/vhost-net`: the virtio-net device (drivers/vhost/net.c).
 //!
 //! Queue 0 receives (the socket's packets go into the guest's buffers),
-//! queue 1 transmits. The worker runs [`Net::handle_tx`] and
-//! [`Net::handle_rx`] when the guest kicks or the socket has room or data.
+//! queue 1 transmits. The worker runs [`Net::handle_tx`] (`net_tx.rs`) and
+//! [`Net::handle_rx`] (`net_rx.rs`) when the guest kicks or the socket has
+//! room or data. What both handlers use is here: [`Net::run`] around a
+//! handler run, the chain step [`Net::get_vq_desc`], busy polling, and why
+//! a handler stops early ([`Stop`]).
+
+use core::ops::ControlFlow;
 
 use crate::{
     dev::{
@@ -21,14 +26,12 @@ use crate::{
         ACCESS_WO, //
     },
     mem::Prefetch,
-    net_hdr,
     ring::{
         Chain,
         Error as RingError,
         Fault,
         Head,
-        Mark,
-        Weight, //
+        Mark, //
     },
     rvhost::{
         bindings as b,
@@ -65,11 +68,13 @@ use kernel::{
         Arc,
         ArcBorrow, //
     },
-    uaccess::{
-        UserPtr,
-        UserSlice, //
-    },
 };
+
+// The handlers and their steps, a file each.
+#[path = "net_rx.rs"]
+mod rx;
+#[path = "net_tx.rs"]
+mod tx;
 
 /// Queue indices (`VHOST_NET_VQ_RX`, `VHOST_NET_VQ_TX`).
 const RX: usize = 0;
@@ -99,9 +104,6 @@ const MAXIOV: usize = kernel::bindings::UIO_MAXIOV as usize;
 /// interrupted) every this many chains; in order, each such batch of
 /// transmitted chains is one used entry.
 const BATCH: usize = VHOST_NET_BATCH;
-
-/// `sizeof(struct virtio_net_hdr)`: what vhost writes itself on receive.
-const HDR_LEN: usize = core::mem::size_of::<b::virtio_net_hdr>();
 
 /// `vhost_net_bits` and `VHOST_NET_BACKEND_FEATURES` of the C driver, and
 /// the packed ring, which only rvhost offers.
@@ -223,18 +225,6 @@ struct ChainBufs {
     len: u64,
 }
 
-/// What [`Net::rx_bufs`] found.
-enum RxBufs {
-    /// Enough buffers for the packet.
-    Ready,
-    /// Not enough buffers yet.
-    Empty,
-    /// More than the guest may take for one packet: drop it.
-    TooBig,
-    /// A chain with device-readable or no device-writable buffers.
-    BadFormat,
-}
-
 impl<'a> Run<'a> {
     fn new(call: Option<&'a EventFd>) -> Self {
         Self {
@@ -316,8 +306,8 @@ fn header_lens(features: &[u64; WORDS]) -> (usize, usize) {
     }
 }
 
-/// Drops the first `skip` bytes of `iov`; returns the bytes left.
-fn iov_advance(iov: &mut KVec<UserIovec>, mut skip: usize) -> usize {
+/// Drops the first `skip` bytes of `iov`.
+fn iov_advance(iov: &mut KVec<UserIovec>, mut skip: usize) {
     let mut drop_n = 0;
     for v in iov.iter_mut() {
         if skip == 0 {
@@ -336,30 +326,11 @@ fn iov_advance(iov: &mut KVec<UserIovec>, mut skip: usize) -> usize {
         iov.copy_within(drop_n..len, 0);
         iov.truncate(len - drop_n);
     }
-    iov.iter().map(|v| v.len).sum()
 }
 
-/// Writes `data` at byte `off` of the user pieces `iov`.
-fn iov_write(iov: &[UserIovec], mut off: usize, mut data: &[u8]) -> Result {
-    for v in iov {
-        if data.is_empty() {
-            break;
-        }
-        if off >= v.len {
-            off -= v.len;
-            continue;
-        }
-        let n = (v.len - off).min(data.len());
-        let ptr = UserPtr::from_addr(v.base + off);
-        UserSlice::new(ptr, n).writer().write_slice(&data[..n])?;
-        data = &data[n..];
-        off = 0;
-    }
-    if data.is_empty() {
-        Ok(())
-    } else {
-        Err(EFAULT)
-    }
+/// The bytes of `iov`.
+fn iov_len(iov: &[UserIovec]) -> usize {
+    iov.iter().map(|v| v.len).sum()
 }
 
 impl Net {
@@ -387,14 +358,24 @@ impl Net {
     }
 
     /// The guest made nothing more available: ask it to kick
-    /// (`vhost_enable_notify()`). `Ok(true)` when chains came meanwhile,
-    /// with notifications off again: the handler goes on.
-    fn rearm(ring: &mut Ring, guest: &Guest<'_>) -> Result<bool, RingError> {
-        if ring.enable_notify(guest)? {
-            ring.disable_notify(guest)?;
-            return Ok(true);
+    /// (`vhost_enable_notify()`). `Continue` when chains came meanwhile,
+    /// with notifications off again: the handler goes on. Else it stops,
+    /// a failure recorded in `run`.
+    fn rearm(ring: &mut Ring, guest: &Guest<'_>, run: &mut Run<'_>) -> ControlFlow<()> {
+        let came = ring.enable_notify(guest).and_then(|came| {
+            if came {
+                ring.disable_notify(guest)?;
+            }
+            Ok(came)
+        });
+        match came {
+            Ok(true) => ControlFlow::Continue(()),
+            Ok(false) => ControlFlow::Break(()),
+            Err(e) => {
+                run.fail(e.into());
+                ControlFlow::Break(())
+            }
         }
-        Ok(false)
     }
 
     /// `vhost_net_enable_vq()` where C ignores its result (at the end of a
@@ -482,11 +463,12 @@ impl Net {
     }
 
     /// `vhost_net_busy_poll()`: with the other queue locked (if it is free)
-    /// and its kicks off, spins up to `data.busyloop` microseconds until
-    /// there is something to do: the RX socket has a packet and the RX ring
-    /// buffers, or the TX ring a chain. `this` is the RX queue if `poll_rx`,
-    /// else the TX queue. Then the other queue is queued if it has work
-    /// (and, from TX, RX kicks come back on).
+    /// and its kicks off, spins up to `busyloop` microseconds until there
+    /// is something to do: the RX socket has a packet and the RX ring
+    /// buffers, or the TX ring a chain. `ring` is the RX queue's, whose
+    /// packets are `rx` (C's `poll_rx`), or else the TX queue's. Then the
+    /// other queue is queued if it has work (and, from TX, RX kicks come
+    /// back on).
     ///
     /// Returns true if it stopped because other work was queued for the
     /// worker (C's `busyloop_intr`): the caller requeues itself instead of
@@ -495,9 +477,10 @@ impl Net {
         &self,
         ring: &mut Ring,
         guest: &Guest<'_>,
-        data: &NetQueue,
-        poll_rx: bool,
+        busyloop: u32,
+        rx: Option<(&RxBatch, &NetBackend)>,
     ) -> bool {
+        let poll_rx = rx.is_some();
         let other = if poll_rx { TX } else { RX };
         let Some(mut guard) = self.dev.vqs[other].vq.try_lock() else {
             return false;
@@ -516,13 +499,15 @@ impl Net {
         if let Err(e) = oring.disable_notify(&oguest) {
             other_failed(e);
         }
-        // The RX queue's data: ours from RX, the other's from TX.
-        let rdata: &NetQueue = if poll_rx { data } else { &*odata };
-        let rx_data =
-            || !rdata.rxq.is_empty() || rdata.sock.as_ref().is_some_and(|s| s.has_rx_data());
+        // The RX queue's packets: ours from RX, the other's from TX.
+        let (rxq, rsock) = match rx {
+            Some((rxq, sock)) => (rxq, Some(sock)),
+            None => (&odata.rxq, odata.sock.as_ref()),
+        };
+        let rx_data = || !rxq.is_empty() || rsock.is_some_and(|s| s.has_rx_data());
         let mut intr = false;
         {
-            let spin = BusyLoop::start(data.busyloop);
+            let spin = BusyLoop::start(busyloop);
             while spin.may_spin() {
                 if self.dev.has_work() {
                     intr = true;
@@ -589,135 +574,6 @@ impl Net {
             self.dev.report_miss(other, iova, perm);
         }
         intr
-    }
-
-    /// `vhost_tx_batch()`: hands the packets copied so far to tun/tap in
-    /// one `sendmsg`. If it fails they are dropped, but unlike C their
-    /// buffers still go back to the guest (their used entries stay).
-    fn tx_flush(txb: &mut Option<TxBatch>, sock: &NetBackend, run: &mut Run<'_>) {
-        if let Some(b) = txb.as_mut() {
-            if b.flush(sock).is_err() {
-                run.fail(Stop::Batch);
-            }
-        }
-    }
-
-    /// `handle_tx()`: every chain the guest made available becomes a packet
-    /// on the socket: copied into a batch for one `sendmsg` to tun/tap when
-    /// its send buffer is unlimited (`handle_tx_copy()`'s
-    /// `sock_can_batch`), else one `sendmsg` each, with `MSG_MORE` while
-    /// more follow.
-    fn handle_tx(&self) {
-        self.run(TX, |ring, guest, data, run| {
-            let Some(sock) = data.sock.as_ref() else {
-                return;
-            };
-            let batching = sock.can_batch();
-            let mut weight = Weight::new(PKT_WEIGHT, WEIGHT);
-            let mut pkts = 0usize;
-            let mut polled = false;
-            loop {
-                if !weight.next() {
-                    run.requeue = true;
-                    break;
-                }
-                data.buf.iov.clear();
-                let taken = match Self::get_vq_desc(ring, guest, &mut data.buf, false) {
-                    Ok(Some(taken)) => taken,
-                    Ok(None) => {
-                        // Out before spinning or asking the guest to kick.
-                        Self::tx_flush(&mut data.txb, sock, run);
-                        if data.busyloop != 0 && !polled {
-                            polled = true;
-                            // The guest hears of them before the spin.
-                            Self::publish(ring, guest, run);
-                            if self.busy_poll(ring, guest, data, false) {
-                                // Other work came: after it, look again.
-                                run.requeue = true;
-                                break;
-                            }
-                            continue;
-                        }
-                        match Self::rearm(ring, guest) {
-                            Ok(true) => {
-                                polled = false;
-                                continue;
-                            }
-                            Ok(false) => break,
-                            Err(e) => {
-                                run.fail(e.into());
-                                break;
-                            }
-                        }
-                    }
-                    Err(stop) => {
-                        run.fail(stop);
-                        break;
-                    }
-                };
-                polled = false;
-                let (head, mark) = (taken.head, taken.start);
-                // A chain with device-writable bytes, or with nothing past
-                // the header, is consumed without a used entry, and the
-                // queue stops until the next kick (`get_tx_bufs()`). C
-                // counts pieces, not descriptors: an empty writable
-                // descriptor is none.
-                let len = if taken.writable > 0 {
-                    0
-                } else {
-                    iov_advance(&mut data.buf.iov, data.vhost_hlen)
-                };
-                if len == 0 {
-                    run.fail(Stop::Format);
-                    break;
-                }
-                weight.add_bytes(len);
-                // Copied into the batch, or else sent on its own: a packet
-                // that does not fit a page, or that the batch refuses (C
-                // would spin on a packet shorter than the tap's header; the
-                // tap drops it instead).
-                let batched = batching
-                    && match data.txb.as_mut() {
-                        Some(b) => match b.add(sock, &data.buf.iov, len, data.sock_hlen, |hdr| {
-                            net_hdr::fix_csum_hdr_len(hdr, true, len).map_err(|_| EINVAL)
-                        }) {
-                            Ok(()) => true,
-                            Err(_) => {
-                                Self::tx_flush(&mut data.txb, sock, run);
-                                false
-                            }
-                        },
-                        None => false,
-                    };
-                if !batched {
-                    let more =
-                        !batching && !weight.bytes_spent() && !ring.is_empty(guest).unwrap_or(true);
-                    match sock.sendmsg(&data.buf.iov, len, more) {
-                        Err(e) if e == EAGAIN || e == ENOMEM || e == errno::enobufs() => {
-                            // The socket is full: retry when it has room.
-                            match Self::discard_vq_desc(ring, mark) {
-                                Ok(()) => run.poll_sock = true,
-                                Err(stop) => run.fail(stop),
-                            }
-                            break;
-                        }
-                        // Anything else drops the packet, as C does.
-                        _ => {}
-                    }
-                }
-                if let Err(e) = ring.add_used(guest, head, 0) {
-                    run.fail(e.into());
-                    break;
-                }
-                pkts += 1;
-                if pkts % BATCH == 0 {
-                    Self::tx_flush(&mut data.txb, sock, run);
-                    Self::publish(ring, guest, run);
-                }
-            }
-            // The packets go out before their buffers are published.
-            Self::tx_flush(&mut data.txb, sock, run);
-        });
     }
 
     /// `vhost_get_vq_desc_n()`, of both handlers: takes the next chain and
@@ -798,214 +654,6 @@ impl Net {
             }
         }
         Ok(())
-    }
-
-    /// `get_rx_bufs()`: chains for `want` bytes, at most `quota` of them,
-    /// their pieces in `data.buf.iov`. On anything but [`RxBufs::Ready`] the
-    /// chains taken are back in the ring.
-    fn rx_bufs(
-        ring: &mut Ring,
-        guest: &Guest<'_>,
-        buf: &mut Scratch,
-        want: usize,
-        quota: usize,
-    ) -> Result<RxBufs, Stop> {
-        let mark = ring.mark();
-        buf.iov.clear();
-        buf.heads.clear();
-        buf.log.clear();
-        let mut left = want as i64;
-        let r = loop {
-            if left <= 0 {
-                break Ok(RxBufs::Ready);
-            }
-            if buf.heads.len() >= quota {
-                break Ok(RxBufs::TooBig);
-            }
-            let (seg, log) = (buf.iov.len(), buf.log.len());
-            let taken = match Self::get_vq_desc(ring, guest, buf, guest.logs_data()) {
-                Ok(Some(taken)) => taken,
-                Ok(None) => break Ok(RxBufs::Empty),
-                Err(stop) => break Err(stop),
-            };
-            // RX chains carry device-writable pieces only, at least one
-            // (`get_rx_bufs()` counts pieces: an empty buffer is none, and
-            // a chain of nothing but empty buffers cannot take a byte).
-            if taken.readable > 0 || taken.writable == 0 {
-                buf.iov.truncate(seg);
-                buf.log.truncate(log);
-                break Ok(RxBufs::BadFormat);
-            }
-            let len = taken.len.min(u64::from(u32::MAX)) as u32;
-            if buf.heads.push((taken.head, len), GFP_KERNEL).is_err() {
-                break Err(Stop::NoMem);
-            }
-            left -= i64::from(len);
-        };
-        match r {
-            Ok(RxBufs::Ready) => {
-                // The last chain takes only what is left of the packet.
-                if let Some(last) = buf.heads.last_mut() {
-                    last.1 = (i64::from(last.1) + left) as u32;
-                }
-            }
-            _ => Self::discard_vq_desc(ring, mark)?,
-        }
-        r
-    }
-
-    /// `handle_rx()`: every packet the socket has goes into guest buffers.
-    fn handle_rx(&self) {
-        self.run(RX, |ring, guest, data, run| {
-            let Some(sock) = data.sock.as_ref() else {
-                return;
-            };
-            let mergeable = data.mergeable;
-            let set_num_buffers = data.set_num_buffers;
-            let mut weight = Weight::new(PKT_WEIGHT, WEIGHT);
-            loop {
-                if !weight.next() {
-                    run.requeue = true;
-                    break;
-                }
-                let mut intr = false;
-                let mut sock_len = data.rxq.peek_len(sock);
-                if sock_len == 0 && data.busyloop != 0 {
-                    // What was received so far goes to the guest first.
-                    Self::publish(ring, guest, run);
-                    intr = self.busy_poll(ring, guest, data, true);
-                    sock_len = data.rxq.peek_len(sock);
-                }
-                if sock_len == 0 {
-                    // Other work came while spinning: after it, look
-                    // again; else wait for the socket.
-                    if intr {
-                        run.requeue = true;
-                    } else {
-                        run.poll_sock = true;
-                    }
-                    break;
-                }
-                let sock_len = sock_len + data.sock_hlen;
-                let vhost_len = sock_len + data.vhost_hlen;
-                let quota = if mergeable { MAXIOV } else { 1 };
-                let mark = ring.mark();
-                match Self::rx_bufs(ring, guest, &mut data.buf, vhost_len, quota) {
-                    Ok(RxBufs::Ready) => {}
-                    // Wait for the guest's kick, unless buffers came
-                    // meanwhile (or other work did while spinning).
-                    Ok(RxBufs::Empty) if intr => {
-                        run.requeue = true;
-                        break;
-                    }
-                    Ok(RxBufs::Empty) => match Self::rearm(ring, guest) {
-                        Ok(true) => continue,
-                        Ok(false) => break,
-                        Err(e) => {
-                            run.fail(e.into());
-                            break;
-                        }
-                    },
-                    Ok(RxBufs::BadFormat) => {
-                        // C consumes one chain (`vhost_discard_vq_desc()`
-                        // puts back all but one) and stops until the next
-                        // kick; the packet stays in the socket. Taking the
-                        // chain just put back fails only if the guest
-                        // changed its ring meanwhile: the queue stops with
-                        // an error either way.
-                        if let Err(e) = ring.next_chain(guest) {
-                            run.fail(e.into());
-                        }
-                        run.fail(Stop::Format);
-                        break;
-                    }
-                    Ok(RxBufs::TooBig) => {
-                        // Truncate and discard, as C: one byte into the
-                        // first buffer (a read of nothing would not take
-                        // the packet off the socket).
-                        if let Some(first) = data.buf.iov.first() {
-                            let one = [UserIovec {
-                                base: first.base,
-                                len: 1,
-                            }];
-                            match data.rxq.recv(sock, &one, 1) {
-                                Ok(_) => {}
-                                // Ignored, as C does (it only prints it for
-                                // debugging): a packet left in the socket
-                                // is met again, in another iteration of
-                                // the weight.
-                                Err(_) => {}
-                            }
-                        }
-                        continue;
-                    }
-                    Err(stop) => {
-                        run.fail(stop);
-                        break;
-                    }
-                }
-                // vhost's own header goes first (the buffers are put back
-                // if the receive fails, so writing it early is harmless);
-                // with the socket's header, num_buffers is patched after.
-                let mut hdr = [0u8; HDR_LEN + 2];
-                let nbufs = data.buf.heads.len() as u16;
-                hdr[HDR_LEN..].copy_from_slice(&nbufs.to_le_bytes());
-                let mut w = Ok(());
-                if data.vhost_hlen > 0 {
-                    let n = if set_num_buffers {
-                        HDR_LEN + 2
-                    } else {
-                        HDR_LEN
-                    };
-                    w = iov_write(&data.buf.iov, 0, &hdr[..n]);
-                    iov_advance(&mut data.buf.iov, data.vhost_hlen);
-                }
-                if w.is_err() {
-                    if let Err(stop) = Self::discard_vq_desc(ring, mark) {
-                        run.fail(stop);
-                    }
-                    run.fail(Stop::Header);
-                    break;
-                }
-                if data.rxq.recv(sock, &data.buf.iov, sock_len) != Ok(sock_len) {
-                    // Userspace took the packet meanwhile: put the buffers
-                    // back.
-                    match Self::discard_vq_desc(ring, mark) {
-                        Ok(()) => continue,
-                        Err(stop) => {
-                            run.fail(stop);
-                            break;
-                        }
-                    }
-                }
-                if data.vhost_hlen == 0
-                    && set_num_buffers
-                    && iov_write(&data.buf.iov, HDR_LEN, &hdr[HDR_LEN..]).is_err()
-                {
-                    if let Err(stop) = Self::discard_vq_desc(ring, mark) {
-                        run.fail(stop);
-                    }
-                    run.fail(Stop::Header);
-                    break;
-                }
-                guest.log_received(&data.buf.log, vhost_len as u64);
-                for &(head, len) in data.buf.heads.iter() {
-                    if let Err(e) = ring.add_used(guest, head, len) {
-                        run.fail(e.into());
-                        break;
-                    }
-                }
-                // In order, a packet is one used entry.
-                ring.end_used_group();
-                weight.add_bytes(vhost_len);
-                if run.err {
-                    break;
-                }
-                if ring.used_pending() > BATCH {
-                    Self::publish(ring, guest, run);
-                }
-            }
-        });
     }
 
     /// `vhost_net_stop_vq()`: detaches the backend of queue `idx`.
