@@ -3,8 +3,13 @@
 //! `/dev/vhost-net`: the virtio-net device (drivers/vhost/net.c).
 //!
 //! Queue 0 receives (the socket's packets go into the guest's buffers),
-//! queue 1 transmits. The worker runs [`Net::handle_tx`] and
-//! [`Net::handle_rx`] when the guest kicks or the socket has room or data.
+//! queue 1 transmits. The worker runs [`Net::handle_tx`] (`net_tx.rs`) and
+//! [`Net::handle_rx`] (`net_rx.rs`) when the guest kicks or the socket has
+//! room or data. What both handlers use is here: [`Net::run`] around a
+//! handler run, the chain step [`Net::get_vq_desc`], busy polling, and why
+//! a handler stops early ([`Stop`]).
+
+use core::ops::ControlFlow;
 
 use crate::{
     addr_space::Prefetch,
@@ -21,13 +26,12 @@ use crate::{
         ACCESS_RO,
         ACCESS_WO, //
     },
-    net_hdr,
     ring::{
         Chain,
         Error as RingError,
         Fault,
         Head,
-        Weight, //
+        Mark, //
     },
     rvhost::{
         bindings as b,
@@ -64,11 +68,13 @@ use kernel::{
         Arc,
         ArcBorrow, //
     },
-    uaccess::{
-        UserPtr,
-        UserSlice, //
-    },
 };
+
+// The handlers and their steps, a file each.
+#[path = "net_rx.rs"]
+mod rx;
+#[path = "net_tx.rs"]
+mod tx;
 
 /// Queue indices (`VHOST_NET_VQ_RX`, `VHOST_NET_VQ_TX`).
 const RX: usize = 0;
@@ -98,9 +104,6 @@ const MAXIOV: usize = kernel::bindings::UIO_MAXIOV as usize;
 /// interrupted) every this many chains; in order, each such batch of
 /// transmitted chains is one used entry.
 const BATCH: usize = VHOST_NET_BATCH;
-
-/// `sizeof(struct virtio_net_hdr)`: what vhost writes itself on receive.
-const HDR_LEN: usize = core::mem::size_of::<b::virtio_net_hdr>();
 
 /// `vhost_net_bits` and `VHOST_NET_BACKEND_FEATURES` of the C driver, and
 /// the packed ring, which only rvhost offers.
@@ -157,54 +160,87 @@ struct Scratch {
 struct Run<'a> {
     /// The queue's call eventfd.
     call: Option<&'a EventFd>,
-    /// The guest broke the ring: signal the error eventfd.
-    err: Option<RingError>,
+    /// The run failed: signal the error eventfd (`vq_err()`).
+    err: bool,
     /// The queue gave up the worker for fairness: run it again.
     requeue: bool,
     /// Wait for the socket: TX full, or RX drained.
     poll_sock: bool,
 }
 
-/// What [`Net::rx_bufs`] found.
-enum RxBufs {
-    /// Enough buffers for the packet.
-    Ready,
-    /// Not enough buffers yet.
-    Empty,
-    /// More than the guest may take for one packet: drop it.
-    TooBig,
-    /// A chain with device-readable or no device-writable buffers.
-    BadFormat,
+/// Why a handler stops before it is done (C's `vq_err()` and a `break`):
+/// the queue waits for the next kick, userspace hears of it on the error
+/// eventfd ([`Stop::signals_err`]).
+#[derive(Clone, Copy)]
+enum Stop {
+    /// The ring layer failed: the guest broke its ring, or an IOTLB miss
+    /// on it.
+    Ring(RingError),
+    /// A buffer the memory table or IOTLB did not translate
+    /// (`translate_desc()`).
+    Buffer(Fault),
+    /// A chain of the wrong shape for the queue: TX with device-writable
+    /// buffers or nothing past the header (`get_tx_bufs()`), RX with
+    /// readable ones or no writable ones (`get_rx_bufs()`).
+    Format,
+    /// vhost's header or `num_buffers` could not be written into the
+    /// buffers (`handle_rx()`).
+    Header,
+    /// tun refused a batch of TX packets (`vhost_tx_batch()`).
+    Batch,
+    /// No memory for a packet's bookkeeping.
+    NoMem,
+}
+
+impl Stop {
+    /// Whether userspace hears of it on the error eventfd: everything but
+    /// an IOTLB miss (C's `-EAGAIN`), which userspace hears of as a miss,
+    /// and after whose answer the queue runs again.
+    fn signals_err(self) -> bool {
+        !matches!(
+            self,
+            Stop::Ring(RingError::Translation {
+                fault: Fault::Miss,
+                ..
+            }) | Stop::Buffer(Fault::Miss)
+        )
+    }
+}
+
+impl From<RingError> for Stop {
+    fn from(e: RingError) -> Self {
+        Stop::Ring(e)
+    }
+}
+
+/// A chain [`Net::get_vq_desc`] took, its buffers translated.
+struct ChainBufs {
+    head: Head,
+    /// Where it starts, to put it back.
+    start: Mark,
+    /// Pieces its device-readable and device-writable buffers made.
+    readable: usize,
+    writable: usize,
+    /// Bytes of all its buffers.
+    len: u64,
 }
 
 impl<'a> Run<'a> {
     fn new(call: Option<&'a EventFd>) -> Self {
         Self {
             call,
-            err: None,
+            err: false,
             requeue: false,
             poll_sock: false,
         }
     }
 
-    /// Records a ring error; an IOTLB miss is not one (C's `-EAGAIN`): the
-    /// queue runs again when userspace answers it.
-    fn fail(&mut self, e: RingError) {
-        if !matches!(
-            e,
-            RingError::Translation {
-                fault: Fault::Miss,
-                ..
-            }
-        ) {
-            self.err = Some(e);
+    /// Records why the handler stops, for the error eventfd.
+    fn fail(&mut self, stop: Stop) {
+        if stop.signals_err() {
+            self.err = true;
         }
     }
-}
-
-/// A buffer address the memory table or IOTLB did not translate.
-fn bad_addr(addr: u64, fault: Fault) -> RingError {
-    RingError::Translation { addr, fault }
 }
 
 impl NetQueue {
@@ -270,8 +306,8 @@ fn header_lens(features: &[u64; WORDS]) -> (usize, usize) {
     }
 }
 
-/// Drops the first `skip` bytes of `iov`; returns the bytes left.
-fn iov_advance(iov: &mut KVec<UserIovec>, mut skip: usize) -> usize {
+/// Drops the first `skip` bytes of `iov`.
+fn iov_advance(iov: &mut KVec<UserIovec>, mut skip: usize) {
     let mut drop_n = 0;
     for v in iov.iter_mut() {
         if skip == 0 {
@@ -290,30 +326,11 @@ fn iov_advance(iov: &mut KVec<UserIovec>, mut skip: usize) -> usize {
         iov.copy_within(drop_n..len, 0);
         iov.truncate(len - drop_n);
     }
-    iov.iter().map(|v| v.len).sum()
 }
 
-/// Writes `data` at byte `off` of the user pieces `iov`.
-fn iov_write(iov: &[UserIovec], mut off: usize, mut data: &[u8]) -> Result {
-    for v in iov {
-        if data.is_empty() {
-            break;
-        }
-        if off >= v.len {
-            off -= v.len;
-            continue;
-        }
-        let n = (v.len - off).min(data.len());
-        let ptr = UserPtr::from_addr(v.base + off);
-        UserSlice::new(ptr, n).writer().write_slice(&data[..n])?;
-        data = &data[n..];
-        off = 0;
-    }
-    if data.is_empty() {
-        Ok(())
-    } else {
-        Err(EFAULT)
-    }
+/// The bytes of `iov`.
+fn iov_len(iov: &[UserIovec]) -> usize {
+    iov.iter().map(|v| v.len).sum()
 }
 
 impl Net {
@@ -325,15 +342,15 @@ impl Net {
 
     /// Publishes the used entries and interrupts the guest if it asked to
     /// (`vhost_net_signal_used()`).
-    fn publish(ring: &mut Ring, mem: &Guest<'_>, run: &mut Run<'_>) {
+    fn publish(ring: &mut Ring, guest: &Guest<'_>, run: &mut Run<'_>) {
         if ring.used_pending() == 0 {
             return;
         }
-        if let Err(e) = ring.flush_used(mem) {
-            run.fail(e);
+        if let Err(e) = ring.flush_used(guest) {
+            run.fail(e.into());
             return;
         }
-        if ring.need_notify(mem).unwrap_or(true) {
+        if ring.need_notify(guest).unwrap_or(true) {
             if let Some(call) = run.call {
                 call.signal();
             }
@@ -341,14 +358,51 @@ impl Net {
     }
 
     /// The guest made nothing more available: ask it to kick
-    /// (`vhost_enable_notify()`). `Ok(true)` when chains came meanwhile,
-    /// with notifications off again: the handler goes on.
-    fn rearm(ring: &mut Ring, mem: &Guest<'_>) -> Result<bool, RingError> {
-        if ring.enable_notify(mem)? {
-            ring.disable_notify(mem)?;
-            return Ok(true);
+    /// (`vhost_enable_notify()`). `Continue` when chains came meanwhile,
+    /// with notifications off again: the handler goes on. Else it stops,
+    /// a failure recorded in `run`.
+    fn rearm(ring: &mut Ring, guest: &Guest<'_>, run: &mut Run<'_>) -> ControlFlow<()> {
+        let came = ring.enable_notify(guest).and_then(|came| {
+            if came {
+                ring.disable_notify(guest)?;
+            }
+            Ok(came)
+        });
+        match came {
+            Ok(true) => ControlFlow::Continue(()),
+            Ok(false) => ControlFlow::Break(()),
+            Err(e) => {
+                run.fail(e.into());
+                ControlFlow::Break(())
+            }
         }
-        Ok(false)
+    }
+
+    /// `vhost_net_enable_vq()` where C ignores its result (at the end of a
+    /// handler run, and when a failed `SET_BACKEND` puts the old backend
+    /// back): the socket is watched again. It fails only when the socket
+    /// reports `EPOLLERR`, which leaves it unwatched until a later run
+    /// tries again: the socket's state, not a fault of the guest's ring,
+    /// so not a `vq_err()`; kicks still run the queue.
+    fn watch_sock(&self, data: &NetQueue) {
+        let Some(sock) = &data.sock else {
+            return;
+        };
+        match self.dev.start_poll(data.poll.as_ref(), sock.file()) {
+            Ok(()) => {}
+            // Not watched: see above.
+            Err(_) => {}
+        }
+    }
+
+    /// `vhost_discard_vq_desc()`: puts back the chains taken since `mark`.
+    /// C's cannot fail. [`Ring::rewind`] refuses a stale mark, which one
+    /// taken in this handler run (under the queue's lock, so with no
+    /// configuration change since) is only if the chains taken since span
+    /// more than the ring: a guest that made buffers in flight available
+    /// again. That ring is broken, and the queue stops as for any other.
+    fn discard_vq_desc(ring: &mut Ring, mark: Mark) -> Result<(), Stop> {
+        ring.rewind(mark).map_err(Stop::Ring)
     }
 
     /// What runs around both handlers: the queue lock, the IOTLB prefetch,
@@ -369,15 +423,15 @@ impl Net {
         let tlb = tlbg.iotlb.as_ref();
         vq.data.busyloop = vq.busyloop_timeout;
         let prefetch = vq.prefetch(tlb);
-        let (ring, mem, data, call) = vq.split(tlb);
+        let (ring, guest, data, call) = vq.split(tlb);
         data.poll.as_ref().stop();
         let mut run = Run::new(call);
         match prefetch {
-            Prefetch::Ready => match ring.disable_notify(&mem) {
-                Ok(()) => handler(ring, &mem, data, &mut run),
-                Err(e) => run.fail(e),
+            Prefetch::Ready => match ring.disable_notify(&guest) {
+                Ok(()) => handler(ring, &guest, data, &mut run),
+                Err(e) => run.fail(e.into()),
             },
-            Prefetch::Miss { iova, perm } => mem.record_miss(iova, perm),
+            Prefetch::Miss { iova, perm } => guest.record_miss(iova, perm),
             // No rings yet, or a ring mapped without the access it needs:
             // nothing to do until userspace changes that.
             Prefetch::Unset | Prefetch::Denied => {}
@@ -385,14 +439,12 @@ impl Net {
         // The socket is watched again before the guest hears of the used
         // buffers, as C's `handle_rx()` does.
         if run.poll_sock {
-            if let Some(sock) = &data.sock {
-                let _ = self.dev.start_poll(data.poll.as_ref(), sock.file());
-            }
+            self.watch_sock(data);
         }
-        Self::publish(ring, &mem, &mut run);
-        let (miss, logged) = (mem.miss(), mem.logged());
-        let (err, requeue) = (run.err.is_some(), run.requeue);
-        drop(mem);
+        Self::publish(ring, &guest, &mut run);
+        let (miss, logged) = (guest.miss(), guest.logged());
+        let (err, requeue) = (run.err, run.requeue);
+        drop(guest);
         if err {
             // `vq_err()`: the queue stops until the next kick.
             vq.signal_err();
@@ -411,16 +463,24 @@ impl Net {
     }
 
     /// `vhost_net_busy_poll()`: with the other queue locked (if it is free)
-    /// and its kicks off, spins up to `data.busyloop` microseconds until
-    /// there is something to do: the RX socket has a packet and the RX ring
-    /// buffers, or the TX ring a chain. `this` is the RX queue if `poll_rx`,
-    /// else the TX queue. Then the other queue is queued if it has work
-    /// (and, from TX, RX kicks come back on).
+    /// and its kicks off, spins up to `busyloop` microseconds until there
+    /// is something to do: the RX socket has a packet and the RX ring
+    /// buffers, or the TX ring a chain. `ring` is the RX queue's, whose
+    /// packets are `rx` (C's `poll_rx`), or else the TX queue's. Then the
+    /// other queue is queued if it has work (and, from TX, RX kicks come
+    /// back on).
     ///
     /// Returns true if it stopped because other work was queued for the
     /// worker (C's `busyloop_intr`): the caller requeues itself instead of
     /// waiting for a kick.
-    fn busy_poll(&self, ring: &mut Ring, mem: &Guest<'_>, data: &NetQueue, poll_rx: bool) -> bool {
+    fn busy_poll(
+        &self,
+        ring: &mut Ring,
+        guest: &Guest<'_>,
+        busyloop: u32,
+        rx: Option<(&RxBatch, &NetBackend)>,
+    ) -> bool {
+        let poll_rx = rx.is_some();
         let other = if poll_rx { TX } else { RX };
         let Some(mut guard) = self.dev.vqs[other].vq.try_lock() else {
             return false;
@@ -429,24 +489,36 @@ impl Net {
         if !ovq.ring.is_ready() {
             return false;
         }
-        let (oring, omem, odata, _) = ovq.split(mem.tlb());
-        let _ = oring.disable_notify(&omem);
-        // The RX queue's data: ours from RX, the other's from TX.
-        let rdata: &NetQueue = if poll_rx { data } else { &*odata };
-        let rx_data =
-            || !rdata.rxq.is_empty() || rdata.sock.as_ref().is_some_and(|s| s.has_rx_data());
+        let (oring, oguest, odata, _) = ovq.split(guest.tlb());
+        // C's `vhost_disable_notify()` and `vhost_enable_notify()` report
+        // their failures themselves, as a `vq_err()` of the queue whose
+        // ring they write, and busy polling goes on: `oerr` is that for the
+        // other queue, signalled when it is done with.
+        let mut oerr = false;
+        let mut other_failed = |e: RingError| oerr |= Stop::Ring(e).signals_err();
+        if let Err(e) = oring.disable_notify(&oguest) {
+            other_failed(e);
+        }
+        // The RX queue's packets: ours from RX, the other's from TX.
+        let (rxq, rsock) = match rx {
+            Some((rxq, sock)) => (rxq, Some(sock)),
+            None => (&odata.rxq, odata.sock.as_ref()),
+        };
+        let rx_data = || !rxq.is_empty() || rsock.is_some_and(|s| s.has_rx_data());
         let mut intr = false;
         {
-            let spin = BusyLoop::start(data.busyloop);
+            let spin = BusyLoop::start(busyloop);
             while spin.may_spin() {
                 if self.dev.has_work() {
                     intr = true;
                     break;
                 }
+                // An error ends the spin as chains would (C too treats it
+                // as not empty), and is met again where they would be.
                 let (rx_empty, tx_empty) = if poll_rx {
-                    (ring.is_empty(mem), oring.is_empty(&omem))
+                    (ring.is_empty(guest), oring.is_empty(&oguest))
                 } else {
-                    (oring.is_empty(&omem), ring.is_empty(mem))
+                    (oring.is_empty(&oguest), ring.is_empty(guest))
                 };
                 if (rx_data() && rx_empty != Ok(true)) || tx_empty != Ok(true) {
                     break;
@@ -456,25 +528,43 @@ impl Net {
         }
         if poll_rx || rx_data() {
             // vhost_net_busy_poll_try_queue()
-            let queue = match oring.is_empty(&omem) {
-                Ok(false) | Err(_) => true,
-                Ok(true) => match oring.enable_notify(&omem) {
+            let queue = match oring.is_empty(&oguest) {
+                Ok(false) => true,
+                // Not empty, for C (`vhost_vq_avail_empty()`).
+                Err(e) => {
+                    other_failed(e);
+                    true
+                }
+                Ok(true) => match oring.enable_notify(&oguest) {
                     Ok(true) => {
-                        let _ = oring.disable_notify(&omem);
+                        if let Err(e) = oring.disable_notify(&oguest) {
+                            other_failed(e);
+                        }
                         true
                     }
-                    _ => false,
+                    Ok(false) => false,
+                    Err(e) => {
+                        other_failed(e);
+                        false
+                    }
                 },
             };
             if queue {
                 self.requeue(1 << other);
             }
         } else {
-            // From TX, with no packet for RX: RX kicks back on.
-            let _ = oring.enable_notify(&omem);
+            // From TX, with no packet for RX: RX kicks back on. Buffers
+            // that came meanwhile (`Ok(true)`) wait for a packet, which
+            // wakes RX through its socket; C ignores them too.
+            if let Err(e) = oring.enable_notify(&oguest) {
+                other_failed(e);
+            }
         }
-        let (miss, logged) = (omem.miss(), omem.logged());
-        drop(omem);
+        let (miss, logged) = (oguest.miss(), oguest.logged());
+        drop(oguest);
+        if oerr {
+            ovq.signal_err();
+        }
         if logged {
             ovq.signal_log();
         }
@@ -486,151 +576,51 @@ impl Net {
         intr
     }
 
-    /// `vhost_tx_batch()`: hands the packets copied so far to tun/tap in
-    /// one `sendmsg`. If it fails they are dropped, but unlike C their
-    /// buffers still go back to the guest (their used entries stay).
-    fn tx_flush(txb: &mut Option<TxBatch>, sock: &NetBackend, run: &mut Run<'_>) {
-        if let Some(b) = txb.as_mut() {
-            if b.flush(sock).is_err() {
-                run.err = Some(RingError::NotReady);
+    /// `vhost_get_vq_desc_n()`, of both handlers: takes the next chain and
+    /// translates every buffer of it ([`Net::translate_chain`]), the
+    /// pieces appended to `buf.iov`, and with `log` what the dirty log
+    /// needs appended to `buf.log`. `Ok(None)` when the guest made nothing
+    /// more available. A chain that does not translate is put back, as C
+    /// leaves it in the ring.
+    fn get_vq_desc(
+        ring: &mut Ring,
+        guest: &Guest<'_>,
+        buf: &mut Scratch,
+        log: bool,
+    ) -> Result<Option<ChainBufs>, Stop> {
+        let Some(chain) = ring.next_chain(guest)? else {
+            return Ok(None);
+        };
+        let (head, start) = (chain.head(), chain.start());
+        let len = chain.descs().iter().map(|d| u64::from(d.len)).sum();
+        let pieces = Self::translate_chain(&chain, guest, buf, log);
+        drop(chain);
+        match pieces {
+            Ok((readable, writable)) => Ok(Some(ChainBufs {
+                head,
+                start,
+                readable,
+                writable,
+                len,
+            })),
+            Err(stop) => {
+                Self::discard_vq_desc(ring, start)?;
+                Err(stop)
             }
         }
     }
 
-    /// `handle_tx()`: every chain the guest made available becomes a packet
-    /// on the socket: copied into a batch for one `sendmsg` to tun/tap when
-    /// its send buffer is unlimited (`handle_tx_copy()`'s
-    /// `sock_can_batch`), else one `sendmsg` each, with `MSG_MORE` while
-    /// more follow.
-    fn handle_tx(&self) {
-        self.run(TX, |ring, mem, data, run| {
-            let Some(sock) = data.sock.as_ref() else {
-                return;
-            };
-            let batching = sock.can_batch();
-            let mut weight = Weight::new(PKT_WEIGHT, WEIGHT);
-            let mut pkts = 0usize;
-            let mut polled = false;
-            loop {
-                if !weight.next() {
-                    run.requeue = true;
-                    break;
-                }
-                let chain = match ring.next_chain(mem) {
-                    Ok(Some(c)) => c,
-                    Ok(None) => {
-                        // Out before spinning or asking the guest to kick.
-                        Self::tx_flush(&mut data.txb, sock, run);
-                        if data.busyloop != 0 && !polled {
-                            polled = true;
-                            // The guest hears of them before the spin.
-                            Self::publish(ring, mem, run);
-                            if self.busy_poll(ring, mem, data, false) {
-                                // Other work came: after it, look again.
-                                run.requeue = true;
-                                break;
-                            }
-                            continue;
-                        }
-                        match Self::rearm(ring, mem) {
-                            Ok(true) => {
-                                polled = false;
-                                continue;
-                            }
-                            Ok(false) => break,
-                            Err(e) => {
-                                run.fail(e);
-                                break;
-                            }
-                        }
-                    }
-                    Err(e) => {
-                        run.fail(e);
-                        break;
-                    }
-                };
-                polled = false;
-                let head = chain.head();
-                let mark = chain.start();
-                data.buf.iov.clear();
-                // As `vhost_get_vq_desc()`, every buffer is translated
-                // first: one that is not stays in the ring.
-                let (fault, _, writable) = Self::translate_chain(&chain, mem, &mut data.buf.iov);
-                drop(chain);
-                if let Some(e) = fault {
-                    let _ = ring.rewind(mark);
-                    run.fail(e);
-                    break;
-                }
-                // A chain with device-writable bytes, or with nothing past
-                // the header, is consumed without a used entry, and the
-                // queue stops until the next kick (`get_tx_bufs()`). C
-                // counts pieces, not descriptors: an empty writable
-                // descriptor is none.
-                let len = if writable > 0 {
-                    0
-                } else {
-                    iov_advance(&mut data.buf.iov, data.vhost_hlen)
-                };
-                if len == 0 {
-                    run.err = Some(RingError::NotReady);
-                    break;
-                }
-                weight.add_bytes(len);
-                // Copied into the batch, or else sent on its own: a packet
-                // that does not fit a page, or that the batch refuses (C
-                // would spin on a packet shorter than the tap's header; the
-                // tap drops it instead).
-                let batched = batching
-                    && match data.txb.as_mut() {
-                        Some(b) => match b.add(sock, &data.buf.iov, len, data.sock_hlen, |hdr| {
-                            net_hdr::fix_csum_hdr_len(hdr, true, len).map_err(|_| EINVAL)
-                        }) {
-                            Ok(()) => true,
-                            Err(_) => {
-                                Self::tx_flush(&mut data.txb, sock, run);
-                                false
-                            }
-                        },
-                        None => false,
-                    };
-                if !batched {
-                    let more =
-                        !batching && !weight.bytes_spent() && !ring.is_empty(mem).unwrap_or(true);
-                    match sock.sendmsg(&data.buf.iov, len, more) {
-                        Err(e) if e == EAGAIN || e == ENOMEM || e == errno::enobufs() => {
-                            // The socket is full: retry when it has room.
-                            let _ = ring.rewind(mark);
-                            run.poll_sock = true;
-                            break;
-                        }
-                        // Anything else drops the packet, as C does.
-                        _ => {}
-                    }
-                }
-                if let Err(e) = ring.add_used(mem, head, 0) {
-                    run.fail(e);
-                    break;
-                }
-                pkts += 1;
-                if pkts % BATCH == 0 {
-                    Self::tx_flush(&mut data.txb, sock, run);
-                    Self::publish(ring, mem, run);
-                }
-            }
-            // The packets go out before their buffers are published.
-            Self::tx_flush(&mut data.txb, sock, run);
-        });
-    }
-
-    /// `translate_desc()` for every buffer of `chain`, appended to `iov`:
-    /// the first fault, and how many pieces the readable and the writable
-    /// buffers made (C's `out` and `in`: an empty buffer makes none).
+    /// `translate_desc()` for every buffer of `chain`, appended to
+    /// `buf.iov`, and with `log` their dirty-log ranges to `buf.log`: how
+    /// many pieces the readable and the writable buffers made (C's `out`
+    /// and `in`: an empty buffer makes none).
     fn translate_chain(
         chain: &Chain<'_>,
-        mem: &Guest<'_>,
-        iov: &mut KVec<UserIovec>,
-    ) -> (Option<RingError>, usize, usize) {
+        guest: &Guest<'_>,
+        buf: &mut Scratch,
+        log: bool,
+    ) -> Result<(usize, usize), Stop> {
+        let seg = buf.iov.len();
         let (mut readable, mut writable) = (0, 0);
         for d in chain.descs() {
             let (access, count) = if d.is_write() {
@@ -638,20 +628,23 @@ impl Net {
             } else {
                 (ACCESS_RO, &mut readable)
             };
-            let before = iov.len();
-            if let Err(f) = mem.translate(d.addr, d.len, access, iov, MAXIOV) {
-                return (Some(bad_addr(d.addr, f)), readable, writable);
-            }
-            *count += iov.len() - before;
+            let before = buf.iov.len();
+            guest
+                .translate(d.addr, d.len, access, &mut buf.iov, MAXIOV)
+                .map_err(Stop::Buffer)?;
+            *count += buf.iov.len() - before;
         }
-        (None, readable, writable)
+        if log {
+            Self::log_ranges(chain, guest, buf, seg).map_err(|_| Stop::NoMem)?;
+        }
+        Ok((readable, writable))
     }
 
     /// What the dirty log needs of a chain just translated into
     /// `buf.iov[seg..]`: its buffers (`struct vhost_log`), or with an
     /// IOTLB the host pieces they were translated to.
-    fn log_ranges(chain: &Chain<'_>, mem: &Guest<'_>, buf: &mut Scratch, seg: usize) -> Result {
-        if mem.logs_by_host_address() {
+    fn log_ranges(chain: &Chain<'_>, guest: &Guest<'_>, buf: &mut Scratch, seg: usize) -> Result {
+        if guest.logs_by_host_address() {
             for v in buf.iov.get(seg..).unwrap_or(&[]) {
                 buf.log.push((v.base as u64, v.len as u64), GFP_KERNEL)?;
             }
@@ -661,210 +654,6 @@ impl Net {
             }
         }
         Ok(())
-    }
-
-    /// `get_rx_bufs()`: chains for `want` bytes, at most `quota` of them,
-    /// their pieces in `data.buf.iov`. On anything but [`RxBufs::Ready`] the
-    /// chains taken are back in the ring.
-    fn rx_bufs(
-        ring: &mut Ring,
-        mem: &Guest<'_>,
-        buf: &mut Scratch,
-        want: usize,
-        quota: usize,
-    ) -> Result<RxBufs, RingError> {
-        let mark = ring.mark();
-        buf.iov.clear();
-        buf.heads.clear();
-        buf.log.clear();
-        let mut left = want as i64;
-        let r = loop {
-            if left <= 0 {
-                break Ok(RxBufs::Ready);
-            }
-            if buf.heads.len() >= quota {
-                break Ok(RxBufs::TooBig);
-            }
-            let chain = match ring.next_chain(mem) {
-                Ok(Some(c)) => c,
-                Ok(None) => break Ok(RxBufs::Empty),
-                Err(e) => break Err(e),
-            };
-            let head = chain.head();
-            // As `vhost_get_vq_desc()`, every buffer is translated first.
-            let (seg, log) = (buf.iov.len(), buf.log.len());
-            let (mut fault, readable, writable) = Self::translate_chain(&chain, mem, &mut buf.iov);
-            let len: u64 = chain.descs().iter().map(|d| u64::from(d.len)).sum();
-            if fault.is_none()
-                && mem.logs_data()
-                && Self::log_ranges(&chain, mem, buf, seg).is_err()
-            {
-                fault = Some(RingError::NotReady);
-            }
-            // RX chains carry device-writable pieces only, at least one
-            // (`get_rx_bufs()` counts pieces: an empty buffer is none, and
-            // a chain of nothing but empty buffers cannot take a byte).
-            let format_ok = readable == 0 && writable > 0;
-            drop(chain);
-            if let Some(e) = fault {
-                break Err(e);
-            }
-            if !format_ok {
-                buf.iov.truncate(seg);
-                buf.log.truncate(log);
-                break Ok(RxBufs::BadFormat);
-            }
-            let len = len.min(u64::from(u32::MAX)) as u32;
-            if buf.heads.push((head, len), GFP_KERNEL).is_err() {
-                break Err(RingError::NotReady);
-            }
-            left -= i64::from(len);
-        };
-        match r {
-            Ok(RxBufs::Ready) => {
-                // The last chain takes only what is left of the packet.
-                if let Some(last) = buf.heads.last_mut() {
-                    last.1 = (i64::from(last.1) + left) as u32;
-                }
-            }
-            _ => {
-                let _ = ring.rewind(mark);
-            }
-        }
-        r
-    }
-
-    /// `handle_rx()`: every packet the socket has goes into guest buffers.
-    fn handle_rx(&self) {
-        self.run(RX, |ring, mem, data, run| {
-            let Some(sock) = data.sock.as_ref() else {
-                return;
-            };
-            let mergeable = data.mergeable;
-            let set_num_buffers = data.set_num_buffers;
-            let mut weight = Weight::new(PKT_WEIGHT, WEIGHT);
-            loop {
-                if !weight.next() {
-                    run.requeue = true;
-                    break;
-                }
-                let mut intr = false;
-                let mut sock_len = data.rxq.peek_len(sock);
-                if sock_len == 0 && data.busyloop != 0 {
-                    // What was received so far goes to the guest first.
-                    Self::publish(ring, mem, run);
-                    intr = self.busy_poll(ring, mem, data, true);
-                    sock_len = data.rxq.peek_len(sock);
-                }
-                if sock_len == 0 {
-                    // Other work came while spinning: after it, look
-                    // again; else wait for the socket.
-                    if intr {
-                        run.requeue = true;
-                    } else {
-                        run.poll_sock = true;
-                    }
-                    break;
-                }
-                let sock_len = sock_len + data.sock_hlen;
-                let vhost_len = sock_len + data.vhost_hlen;
-                let quota = if mergeable { MAXIOV } else { 1 };
-                let mark = ring.mark();
-                match Self::rx_bufs(ring, mem, &mut data.buf, vhost_len, quota) {
-                    Ok(RxBufs::Ready) => {}
-                    // Wait for the guest's kick, unless buffers came
-                    // meanwhile (or other work did while spinning).
-                    Ok(RxBufs::Empty) if intr => {
-                        run.requeue = true;
-                        break;
-                    }
-                    Ok(RxBufs::Empty) => match Self::rearm(ring, mem) {
-                        Ok(true) => continue,
-                        Ok(false) => break,
-                        Err(e) => {
-                            run.fail(e);
-                            break;
-                        }
-                    },
-                    Ok(RxBufs::BadFormat) => {
-                        // C consumes one chain (`vhost_discard_vq_desc()`
-                        // puts back all but one) and stops until the next
-                        // kick; the packet stays in the socket.
-                        let _ = ring.next_chain(mem);
-                        run.err = Some(RingError::NotReady);
-                        break;
-                    }
-                    Ok(RxBufs::TooBig) => {
-                        // Truncate and discard, as C: one byte into the
-                        // first buffer (a read of nothing would not take
-                        // the packet off the socket).
-                        if let Some(first) = data.buf.iov.first() {
-                            let one = [UserIovec {
-                                base: first.base,
-                                len: 1,
-                            }];
-                            let _ = data.rxq.recv(sock, &one, 1);
-                        }
-                        continue;
-                    }
-                    Err(e) => {
-                        run.fail(e);
-                        break;
-                    }
-                }
-                // vhost's own header goes first (the buffers are put back
-                // if the receive fails, so writing it early is harmless);
-                // with the socket's header, num_buffers is patched after.
-                let mut hdr = [0u8; HDR_LEN + 2];
-                let nbufs = data.buf.heads.len() as u16;
-                hdr[HDR_LEN..].copy_from_slice(&nbufs.to_le_bytes());
-                let mut w = Ok(());
-                if data.vhost_hlen > 0 {
-                    let n = if set_num_buffers {
-                        HDR_LEN + 2
-                    } else {
-                        HDR_LEN
-                    };
-                    w = iov_write(&data.buf.iov, 0, &hdr[..n]);
-                    iov_advance(&mut data.buf.iov, data.vhost_hlen);
-                }
-                if w.is_err() {
-                    let _ = ring.rewind(mark);
-                    run.err = Some(RingError::NotReady);
-                    break;
-                }
-                if data.rxq.recv(sock, &data.buf.iov, sock_len) != Ok(sock_len) {
-                    // Userspace took the packet meanwhile: put the buffers
-                    // back.
-                    let _ = ring.rewind(mark);
-                    continue;
-                }
-                if data.vhost_hlen == 0
-                    && set_num_buffers
-                    && iov_write(&data.buf.iov, HDR_LEN, &hdr[HDR_LEN..]).is_err()
-                {
-                    let _ = ring.rewind(mark);
-                    run.err = Some(RingError::NotReady);
-                    break;
-                }
-                mem.log_received(&data.buf.log, vhost_len as u64);
-                for &(head, len) in data.buf.heads.iter() {
-                    if let Err(e) = ring.add_used(mem, head, len) {
-                        run.fail(e);
-                        break;
-                    }
-                }
-                // In order, a packet is one used entry.
-                ring.end_used_group();
-                weight.add_bytes(vhost_len);
-                if run.err.is_some() {
-                    break;
-                }
-                if ring.used_pending() > BATCH {
-                    Self::publish(ring, mem, run);
-                }
-            }
-        });
     }
 
     /// `vhost_net_stop_vq()`: detaches the backend of queue `idx`.
@@ -929,10 +718,18 @@ impl Net {
             vq.data.poll.as_ref().stop();
             vq.data.sock = old;
             if vq.data.sock.is_some() {
-                let _ = vq.start_ring(tlb);
-                if let Some(s) = &vq.data.sock {
-                    let _ = self.dev.start_poll(vq.data.poll.as_ref(), s.file());
+                match vq.start_ring(tlb) {
+                    (Ok(()), _) => {}
+                    // C never stopped the old backend's ring; this did, and
+                    // starts it again with the configuration that just
+                    // failed to start for the new backend. Failing again,
+                    // the queue stays stopped (its handlers do nothing)
+                    // until the next SET_BACKEND: userspace knows from this
+                    // call and the error eventfd, and a miss met again is
+                    // the one reported below.
+                    (Err(_), _) => {}
                 }
+                self.watch_sock(&vq.data);
             }
             drop(tlbg);
             drop(guard);
