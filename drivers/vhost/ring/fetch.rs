@@ -52,9 +52,9 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
 
     /// The next chain, refilling the batch from the ring when it is empty.
     ///
-    /// `Ok(None)` when the guest has nothing more. An error is reported
-    /// once the good chains fetched before it are handed out; the bad chain
-    /// stays in the ring.
+    /// `Ok(None)` when the guest has nothing more. A chain that cannot be
+    /// fetched stays in the ring: its error is returned when it is the next
+    /// chain, never earlier.
     pub fn next_chain<M: GuestMemory + ?Sized>(
         &mut self,
         guest: &M,
@@ -63,21 +63,22 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
             return Err(Error::NotReady);
         }
         if self.pos >= self.end {
-            if let Some(e) = self.pending.take() {
-                return Err(e);
-            }
             self.pos = 0;
             self.end = 0;
-            if self.packed() {
-                self.refill_packed(guest);
+            let fetched = if self.packed() {
+                self.refill_packed(guest)
             } else {
-                self.refill_split(guest);
-            }
+                self.refill_split(guest)
+            };
+            // An error met reading ahead is not kept: the caller acts on
+            // errors of the chain it asked for (an IOTLB miss is recorded
+            // and its queue waits for the update), and the guest or the
+            // VMM may have changed what a later chain needs by the time it
+            // is reached. The fetch stopped before the bad chain, which is
+            // read again, and its error reported, when it comes next.
             if self.end == 0 {
-                return match self.pending.take() {
-                    Some(e) => Err(e),
-                    None => Ok(None),
-                };
+                fetched?;
+                return Ok(None);
             }
         }
         Ok(self.take_chain())

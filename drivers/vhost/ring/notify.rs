@@ -14,7 +14,7 @@ use super::{
 impl<S: DerefMut<Target = [Desc]>> Vring<S> {
     /// Whether no chain is available (`vhost_vq_avail_empty()`).
     pub fn is_empty<M: GuestMemory + ?Sized>(&mut self, guest: &M) -> Result<bool, Error> {
-        if self.pos < self.end || self.pending.is_some() {
+        if self.pos < self.end {
             return Ok(false);
         }
         if self.packed() {

@@ -71,14 +71,11 @@ fn used_flags(wrap: bool, len: u32) -> u16 {
 }
 
 impl<S: DerefMut<Target = [Desc]>> Vring<S> {
-    /// Fills the batch; an error is left in `pending`.
-    pub(crate) fn refill_packed<M: GuestMemory + ?Sized>(&mut self, guest: &M) {
-        if let Err(e) = self.try_refill_packed(guest) {
-            self.pending = Some(e);
-        }
-    }
-
-    fn try_refill_packed<M: GuestMemory + ?Sized>(&mut self, guest: &M) -> Result<(), Error> {
+    /// Fills the batch; on error, the chains fetched before it stay in it.
+    pub(crate) fn refill_packed<M: GuestMemory + ?Sized>(
+        &mut self,
+        guest: &M,
+    ) -> Result<(), Error> {
         self.ring_win.invalidate();
         self.ind_win.invalidate();
         for _ in 0..self.batch_eff() {

@@ -68,14 +68,8 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
         Ok(true)
     }
 
-    /// Fills the batch; an error is left in `pending`.
-    pub(crate) fn refill_split<M: GuestMemory + ?Sized>(&mut self, guest: &M) {
-        if let Err(e) = self.try_refill_split(guest) {
-            self.pending = Some(e);
-        }
-    }
-
-    fn try_refill_split<M: GuestMemory + ?Sized>(&mut self, guest: &M) -> Result<(), Error> {
+    /// Fills the batch; on error, the chains fetched before it stay in it.
+    pub(crate) fn refill_split<M: GuestMemory + ?Sized>(&mut self, guest: &M) -> Result<(), Error> {
         let num = self.num;
         if self.avail_idx == self.fetch.idx && !self.read_avail_idx(guest)? {
             return Ok(());

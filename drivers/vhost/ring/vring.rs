@@ -6,7 +6,6 @@ use core::ops::DerefMut;
 
 use super::{
     desc::Desc,
-    error::Error,
     guest_memory::Space,
     layout::{
         DEFAULT_BATCH,
@@ -95,8 +94,6 @@ pub struct Vring<S> {
     /// Batch: chains in `store[pos..end]` are fetched but not handed out.
     pub(crate) pos: usize,
     pub(crate) end: usize,
-    /// Error met by the last refill, reported after the good chains.
-    pub(crate) pending: Option<Error>,
 
     /// Split: free-running used index. Packed: used ring position.
     pub(crate) used_idx: u16,
@@ -140,7 +137,6 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
             seen: None,
             pos: 0,
             end: 0,
-            pending: None,
             used_idx: 0,
             used_wrap: true,
             signalled_used: 0,
@@ -214,7 +210,6 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
         self.fetch = self.consumed;
         self.pos = 0;
         self.end = 0;
-        self.pending = None;
         self.ring_win.invalidate();
         self.ind_win.invalidate();
     }

@@ -320,6 +320,70 @@ fn iotlb_miss_is_retried() {
     assert_eq!(c.head().id, b.id);
 }
 
+/// Reading ahead meets an IOTLB miss on a later chain's indirect table.
+/// The miss is not kept for later: when the chain is reached the mapping
+/// may be there (the VMM answered the miss reported for it), and a stale
+/// error would reach a caller that never saw the miss, and stall the queue.
+/// With `early`, the mapping comes back before the chain is reached.
+fn iotlb_miss_read_ahead<D: Driver>(
+    mem: &TestMem,
+    d: &mut D,
+    table: fn(&D, u16) -> u64,
+    early: bool,
+) {
+    let mut dev = configure(mem, d, 64, 64).unwrap();
+    let seg = |addr| Seg {
+        addr,
+        len: 1,
+        write: false,
+    };
+    // Direct chains first, so that B's table is on a page of its own.
+    let a: Vec<u16> = (0..4).map(|_| d.add(mem, &[seg(BUF)], false).unwrap().id).collect();
+    let b = d.add(mem, &[seg(BUF + 64), seg(BUF + 128)], true).unwrap();
+    let t = table(d, b.id);
+    let (desc, avail, used) = d.addrs();
+    assert!([desc, avail, used].iter().all(|r| r / 4096 != t / 4096));
+    mem.miss(t);
+    for id in a {
+        let c = dev.next_chain(mem).unwrap().unwrap();
+        assert_eq!(c.head().id, id);
+    }
+    if !early {
+        // Reached with the table still missing: the miss, and B stays.
+        assert_eq!(
+            dev.next_chain(mem).map(|c| c.map(|c| c.head().id)),
+            Err(Error::Translation {
+                addr: t,
+                fault: Fault::Miss
+            })
+        );
+        assert_eq!(dev.get_base() & 0x7fff, 4);
+    }
+    mem.remap(t);
+    let c = dev.next_chain(mem).unwrap().unwrap();
+    assert_eq!(segs_of(c.descs()), b.segs, "early {early}");
+}
+
+#[test]
+fn split_iotlb_miss_read_ahead() {
+    for early in [false, true] {
+        let mem = TestMem::new(8 << 20, false);
+        let f = features(&[VIRTIO_RING_F_INDIRECT_DESC]);
+        let (mut d, _) = SplitDriver::new(&mem, 0x1000, NUM, f);
+        iotlb_miss_read_ahead(&mem, &mut d, SplitDriver::ind_table, early);
+    }
+}
+
+#[test]
+fn packed_iotlb_miss_read_ahead() {
+    for early in [false, true] {
+        let mem = TestMem::new(8 << 20, false);
+        let f = features(&[VIRTIO_RING_F_INDIRECT_DESC]);
+        let (mut d, _) = PackedDriver::new(&mem, 0x1000, NUM, f);
+        iotlb_miss_read_ahead(&mem, &mut d, PackedDriver::ind_table, early);
+    }
+}
+
 #[test]
 fn chain_longer_than_storage() {
     let mem = TestMem::new(8 << 20, false);
