@@ -1291,6 +1291,59 @@ TEST_F(iotlb_miss, rx_second_piece)
 }
 
 /*
+ * Two RX buffers, the second through an indirect table that is not
+ * mapped. A frame fills the first. A device that reads chains ahead
+ * (rvhost does) may ask for the table now: that miss is answered at once,
+ * as QEMU would. Either way the second frame, with the table mapped, fills
+ * the second buffer: a miss met reading ahead must not stay with the ring
+ * and stall the queue when the chain is reached.
+ */
+TEST_F(iotlb_miss, rx_indirect_read_ahead)
+{
+	struct nctx *n = &self->n;
+	struct gvq *q = &n->q[VQ_RX];
+	uint64_t ind = tx_slot_ind(n, 3);	/* guest memory nobody else uses */
+	struct gseg a = { rx_slot(n, 0), n->rx_slot_size };
+	struct gseg b = { rx_slot(n, 1), n->rx_slot_size };
+	struct vhost_msg_v2 m;
+	char why[200];
+	unsigned int s;
+	int r;
+
+	miss_setup(_metadata, n);
+	for (s = 0; s < 2; s++) {
+		gm_fill(&n->g, rx_slot(n, s), RX_POISON, n->rx_slot_size);
+		ASSERT_EQ(0, tlb_map_gm(n, rx_slot(n, s), n->rx_slot_size,
+					VHOST_ACCESS_WO));
+	}
+	ASSERT_LE(0, gvq_add(q, &a, 0, 1, 0, 0));
+	ASSERT_LE(0, gvq_add(q, &b, 0, 1, ind, 1));
+	gvq_publish(q);
+	eventfd_kick(q->kick);
+	net_flush(n);
+	ASSERT_EQ(0, rx_inject(n, 0));
+	rx_check_slot(_metadata, n, 0, 0, wait_used(n, VQ_RX));
+	net_flush(n);
+	r = tlb_read(n->fd, &m, 0);
+	ASSERT_LE(0, r) TH_LOG("reading the device: %s", strerror(-r));
+	if (r) {
+		ASSERT_TRUE(miss_is(&m, ind, VHOST_ACCESS_RO))
+			TH_LOG("got %s", miss_str(&m, why, sizeof(why)));
+		ASSERT_EQ(0, tlb_map_gm(n, ind, 16, VHOST_ACCESS_RO));
+		net_flush(n);
+	}
+	ASSERT_EQ(0, rx_inject(n, 1));
+	if (!r) {
+		EXPECT_MISS(n, ind, VHOST_ACCESS_RO);
+		ASSERT_EQ(0, tlb_map_gm(n, ind, 16, VHOST_ACCESS_RO));
+	}
+	rx_check_slot(_metadata, n, 1, 1, wait_used(n, VQ_RX));
+	net_flush(n);
+	EXPECT_NO_MISS(n);
+	ASSERT_EQ(0, eventfd_take(n->err[VQ_RX]));
+}
+
+/*
  * A miss answered without the permission it asked for: the queue runs
  * again, finds the mapping wrong (an error, no second miss) and stops.
  */
