@@ -243,6 +243,20 @@ impl<'a> Run<'a> {
     }
 }
 
+/// `!vhost_vq_avail_empty()`: whether the guest made chains available. An
+/// avail index that cannot be read counts as chains (the handler meets the
+/// error again), and is reported through `failed`, as C's `vq_err()` in
+/// `vhost_get_avail_idx()`.
+fn has_avail(ring: &mut Ring, guest: &Guest<'_>, failed: &mut dyn FnMut(RingError)) -> bool {
+    match ring.is_empty(guest) {
+        Ok(empty) => !empty,
+        Err(e) => {
+            failed(e);
+            true
+        }
+    }
+}
+
 impl NetQueue {
     /// Takes the backend away; packets taken from its ring but not
     /// received go back to it, in order.
@@ -350,7 +364,13 @@ impl Net {
             run.fail(e.into());
             return;
         }
-        if ring.need_notify(guest).unwrap_or(true) {
+        // C's `vhost_notify()`: a guest whose flags or event index cannot
+        // be read is interrupted anyway, and the error signalled.
+        let notify = ring.need_notify(guest).unwrap_or_else(|e| {
+            run.fail(e.into());
+            true
+        });
+        if notify {
             if let Some(call) = run.call {
                 call.signal();
             }
@@ -424,13 +444,21 @@ impl Net {
         vq.data.busyloop = vq.busyloop_timeout;
         let prefetch = vq.prefetch(tlb);
         let (ring, guest, data, call) = vq.split(tlb);
-        data.poll.as_ref().stop();
         let mut run = Run::new(call);
         match prefetch {
-            Prefetch::Ready => match ring.disable_notify(&guest) {
-                Ok(()) => handler(ring, &guest, data, &mut run),
-                Err(e) => run.fail(e.into()),
-            },
+            Prefetch::Ready => {
+                // C's `vhost_disable_notify()` reports a failure and goes
+                // on; only then is the socket's wakeup off
+                // (`vhost_net_disable_vq()`).
+                if let Err(e) = ring.disable_notify(&guest) {
+                    run.fail(e.into());
+                }
+                data.poll.as_ref().stop();
+                handler(ring, &guest, data, &mut run);
+            }
+            // The socket keeps waking the queue, as in C, where
+            // `vq_meta_prefetch()` failing returns before the socket's
+            // wakeup is turned off.
             Prefetch::Miss { iova, perm } => guest.record_miss(iova, perm),
             // No rings yet, or a ring mapped without the access it needs:
             // nothing to do until userspace changes that.
@@ -477,6 +505,7 @@ impl Net {
         &self,
         ring: &mut Ring,
         guest: &Guest<'_>,
+        run: &mut Run<'_>,
         busyloop: u32,
         rx: Option<(&RxBatch, &NetBackend)>,
     ) -> bool {
@@ -505,6 +534,7 @@ impl Net {
             None => (&odata.rxq, odata.sock.as_ref()),
         };
         let rx_data = || !rxq.is_empty() || rsock.is_some_and(|s| s.has_rx_data());
+        let mut own_failed = |e: RingError| run.fail(e.into());
         let mut intr = false;
         {
             let spin = BusyLoop::start(busyloop);
@@ -513,14 +543,17 @@ impl Net {
                     intr = true;
                     break;
                 }
-                // An error ends the spin as chains would (C too treats it
-                // as not empty), and is met again where they would be.
-                let (rx_empty, tx_empty) = if poll_rx {
-                    (ring.is_empty(guest), oring.is_empty(&oguest))
+                // C's test, in its order: an avail index that cannot be
+                // read is an error of its queue and counts as chains (the
+                // spin ends, and the handler meets the error again).
+                let ready = if poll_rx {
+                    (rx_data() && has_avail(ring, guest, &mut own_failed))
+                        || has_avail(oring, &oguest, &mut other_failed)
                 } else {
-                    (oring.is_empty(&oguest), ring.is_empty(guest))
+                    (rx_data() && has_avail(oring, &oguest, &mut other_failed))
+                        || has_avail(ring, guest, &mut own_failed)
                 };
-                if (rx_data() && rx_empty != Ok(true)) || tx_empty != Ok(true) {
+                if ready {
                     break;
                 }
                 spin.relax();
@@ -528,14 +561,8 @@ impl Net {
         }
         if poll_rx || rx_data() {
             // vhost_net_busy_poll_try_queue()
-            let queue = match oring.is_empty(&oguest) {
-                Ok(false) => true,
-                // Not empty, for C (`vhost_vq_avail_empty()`).
-                Err(e) => {
-                    other_failed(e);
-                    true
-                }
-                Ok(true) => match oring.enable_notify(&oguest) {
+            let queue = has_avail(oring, &oguest, &mut other_failed)
+                || match oring.enable_notify(&oguest) {
                     Ok(true) => {
                         if let Err(e) = oring.disable_notify(&oguest) {
                             other_failed(e);
@@ -547,8 +574,7 @@ impl Net {
                         other_failed(e);
                         false
                     }
-                },
-            };
+                };
             if queue {
                 self.requeue(1 << other);
             }

@@ -218,7 +218,9 @@ impl Rx<'_, '_> {
         }
         Net::publish(self.ring, self.guest, self.run);
         let rx = Some((&*self.rxq, self.sock));
-        let intr = self.net.busy_poll(self.ring, self.guest, self.busyloop, rx);
+        let intr = self
+            .net
+            .busy_poll(self.ring, self.guest, self.run, self.busyloop, rx);
         (self.rxq.peek_len(self.sock), intr)
     }
 

@@ -10,6 +10,7 @@
 use core::ops::ControlFlow;
 
 use super::{
+    has_avail,
     iov_advance,
     iov_len,
     Net,
@@ -208,7 +209,7 @@ impl Tx<'_, '_> {
             Net::publish(self.ring, self.guest, self.run);
             if self
                 .net
-                .busy_poll(self.ring, self.guest, self.busyloop, None)
+                .busy_poll(self.ring, self.guest, self.run, self.busyloop, None)
             {
                 // Other work came: after it, look again.
                 self.run.requeue = true;
@@ -243,8 +244,11 @@ impl Tx<'_, '_> {
                 }
             }
         }
-        let more =
-            !self.batching && !bytes_spent && !self.ring.is_empty(self.guest).unwrap_or(true);
+        // `tx_can_batch()`
+        let more = !self.batching && !bytes_spent && {
+            let run = &mut *self.run;
+            has_avail(self.ring, self.guest, &mut |e| run.fail(e.into()))
+        };
         match self.sock.sendmsg(&self.buf.iov, len, more) {
             Err(e) if e == EAGAIN || e == ENOMEM || e == errno::enobufs() => {
                 Net::discard_vq_desc(self.ring, pkt.start)?;
