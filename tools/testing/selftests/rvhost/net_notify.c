@@ -363,12 +363,10 @@ static long now_ms(void)
  */
 static void pin_worker_apart(void)
 {
-	char path[300], comm[64], name[32];
+	int first = -1, last = -1, c, i, n;
 	cpu_set_t all, one;
-	int first = -1, last = -1, c, fd;
-	struct dirent *e;
-	ssize_t len;
-	DIR *dir;
+	pid_t tid[4];
+	char name[32];
 
 	if (sched_getaffinity(0, sizeof(all), &all))
 		return;
@@ -382,30 +380,12 @@ static void pin_worker_apart(void)
 	if (first == last)
 		return;
 	snprintf(name, sizeof(name), "vhost-%d", getpid());
-	dir = opendir("/proc/self/task");
-	if (!dir)
-		return;
-	while ((e = readdir(dir))) {
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
-		fd = open(path, O_RDONLY);
-		if (fd < 0)
-			continue;
-		len = read(fd, comm, sizeof(comm) - 1);
-		close(fd);
-		if (len <= 0)
-			continue;
-		comm[len] = 0;
-		if (comm[len - 1] == '\n')
-			comm[len - 1] = 0;
-		if (strcmp(comm, name))
-			continue;
+	n = threads_named(name, tid, 4);
+	for (i = 0; i < n && i < 4; i++) {
 		CPU_ZERO(&one);
 		CPU_SET(last, &one);
-		sched_setaffinity(atoi(e->d_name), sizeof(one), &one);
+		sched_setaffinity(tid[i], sizeof(one), &one);
 	}
-	closedir(dir);
 	CPU_ZERO(&one);
 	CPU_SET(first, &one);
 	sched_setaffinity(0, sizeof(one), &one);

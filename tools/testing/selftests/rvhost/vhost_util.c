@@ -353,8 +353,7 @@ int thread_ioctl(int fd, unsigned long req, void *arg)
 	return t.ret;
 }
 
-/* Number of threads of this process, and of those named name. */
-static int count_threads_once(const char *name)
+int threads_named(const char *name, pid_t *tid, int max)
 {
 	char path[300], comm[64];
 	struct dirent *e;
@@ -368,24 +367,25 @@ static int count_threads_once(const char *name)
 	while ((e = readdir(dir))) {
 		if (e->d_name[0] == '.')
 			continue;
-		if (!name) {
-			n++;
-			continue;
+		if (name) {
+			snprintf(path, sizeof(path), "/proc/self/task/%s/comm",
+				 e->d_name);
+			fd = open(path, O_RDONLY);
+			if (fd < 0)
+				continue;
+			len = read(fd, comm, sizeof(comm) - 1);
+			close(fd);
+			if (len <= 0)
+				continue;
+			comm[len] = 0;
+			if (comm[len - 1] == '\n')
+				comm[len - 1] = 0;
+			if (strcmp(comm, name))
+				continue;
 		}
-		snprintf(path, sizeof(path), "/proc/self/task/%s/comm",
-			 e->d_name);
-		fd = open(path, O_RDONLY);
-		if (fd < 0)
-			continue;
-		len = read(fd, comm, sizeof(comm) - 1);
-		close(fd);
-		if (len <= 0)
-			continue;
-		comm[len] = 0;
-		if (comm[len - 1] == '\n')
-			comm[len - 1] = 0;
-		if (!strcmp(comm, name))
-			n++;
+		if (n < max)
+			tid[n] = atoi(e->d_name);
+		n++;
 	}
 	closedir(dir);
 	return n;
@@ -393,10 +393,10 @@ static int count_threads_once(const char *name)
 
 int count_threads(const char *name)
 {
-	int n = count_threads_once(name), m, tries;
+	int n = threads_named(name, NULL, 0), m, tries;
 
 	for (tries = 0; tries < 20; tries++) {
-		m = count_threads_once(name);
+		m = threads_named(name, NULL, 0);
 		if (m == n)
 			return n;
 		n = m;

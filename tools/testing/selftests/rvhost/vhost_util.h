@@ -319,6 +319,12 @@ struct thread_ioctl {
 int thread_ioctl(int fd, unsigned long req, void *arg);
 
 /*
+ * The threads of this process named name (all if NULL): their count, the
+ * first max of their ids in tid; -1 if /proc cannot be read.
+ */
+int threads_named(const char *name, pid_t *tid, int max);
+
+/*
  * Threads of this process named name (all with NULL). A thread that exits
  * while /proc/self/task is read shifts the entries after it, and one of
  * them can be missed (a joined pthread is still in the list for a moment):
