@@ -166,6 +166,9 @@ struct Run<'a> {
     requeue: bool,
     /// Wait for the socket: TX full, or RX drained.
     poll_sock: bool,
+    /// Used entries could not be written: RX stops taking packets it
+    /// could not give back (C goes on, and loses them).
+    used_failed: bool,
 }
 
 /// Why a handler stops before it is done (C's `vq_err()` and a `break`):
@@ -232,6 +235,7 @@ impl<'a> Run<'a> {
             err: false,
             requeue: false,
             poll_sock: false,
+            used_failed: false,
         }
     }
 
@@ -362,6 +366,7 @@ impl Net {
         }
         if let Err(e) = ring.flush_used(guest) {
             run.fail(e.into());
+            run.used_failed = true;
             return;
         }
         // C's `vhost_notify()`: a guest whose flags or event index cannot

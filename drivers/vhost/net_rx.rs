@@ -76,6 +76,10 @@ struct Rx<'a, 'r> {
     mergeable: bool,
     /// `num_buffers` is written (`MRG_RXBUF` or `VERSION_1`).
     set_num_buffers: bool,
+    /// Chains used since the guest last heard (C's `done_idx`). Not
+    /// [`Ring::used_pending`]: the ring publishes on its own every 64
+    /// entries, without deciding whether to interrupt the guest.
+    done: usize,
 }
 
 /// Writes `data` at byte `off` of the user pieces `iov`.
@@ -132,6 +136,7 @@ impl Net {
                 busyloop: *busyloop,
                 mergeable: *mergeable,
                 set_num_buffers: *set_num_buffers,
+                done: 0,
             }
             .handle_rx();
         });
@@ -195,14 +200,19 @@ impl Rx<'_, '_> {
             self.guest.log_received(&self.buf.log, vhost_len as u64);
             if let Err(stop) = self.add_used() {
                 self.run.fail(stop);
+                self.run.used_failed = true;
             }
             weight.add_bytes(vhost_len);
             // This packet's used entries failed, or an earlier publish.
-            if self.run.err {
+            // Errors that are only reported (`vq_err()` in C, as a guest
+            // flag that cannot be read) do not stop the loop.
+            if self.run.used_failed {
                 break;
             }
-            if self.ring.used_pending() > BATCH {
+            self.done += self.buf.heads.len();
+            if self.done > BATCH {
                 Net::publish(self.ring, self.guest, self.run);
+                self.done = 0;
             }
         }
     }
@@ -217,6 +227,7 @@ impl Rx<'_, '_> {
             return (len, false);
         }
         Net::publish(self.ring, self.guest, self.run);
+        self.done = 0;
         let rx = Some((&*self.rxq, self.sock));
         let intr = self
             .net

@@ -1028,6 +1028,70 @@ TEST_F_TIMEOUT(net_hostile, rx_flood_undersized_flush_bounded, 120)
 	recovers(_metadata, n, &hostile_nomrg_cfg);
 }
 
+/* With EVENT_IDX and mergeable buffers, as QEMU sets up a modern guest. */
+static const struct ncfg hostile_event_cfg = {
+	.vhost_hdr = true, .v1 = true, .mrg = true, .indirect = true,
+	.event_idx = true, .num = 256,
+};
+
+#define UNREAD_FRAMES	200
+
+/*
+ * The guest's used_event (the last field of the avail ring) cannot be
+ * read: its page is PROT_NONE. Every interrupt decision fails; C reports
+ * it on the error eventfd (vq_err()), interrupts the guest anyway, and
+ * goes on receiving: every frame the tap holds reaches the guest, with no
+ * kick. rvhost once stopped RX at the first failure, with the socket's
+ * wakeup off.
+ */
+TEST_F_TIMEOUT(net_hostile, rx_used_event_unreadable, 60)
+{
+	size_t pg = sysconf(_SC_PAGESIZE);
+	struct nctx *n = &self->n;
+	struct gvq *q;
+	unsigned char buf[256];
+	unsigned int i, posted, got;
+	int64_t errs;
+	size_t off;
+	char *area;
+
+	nctx_free(n);
+	ASSERT_TRUE(hostile_open(_metadata, n, &hostile_event_cfg));
+	q = &n->q[VQ_RX];
+	/* the avail ring again, its used_event alone on the next page */
+	area = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, area);
+	off = pg - (4 + 2 * q->num);
+	ASSERT_ERRNO(0, net_set_backend(n->fd, VQ_RX, -1));
+	memcpy(area + off, q->avail, 4 + 2 * q->num);
+	q->avail = (void *)(area + off);
+	ASSERT_ERRNO(0, set_addr(n->fd, VQ_RX, 0, gvq_uaddr(q, 0),
+				 uptr(q->avail), gvq_uaddr(q, 2), 0));
+	ASSERT_EQ(0, mprotect(area + pg, pg, PROT_NONE));
+	ASSERT_ERRNO(0, net_set_backend(n->fd, VQ_RX, n->tap[0].fd));
+	posted = rx_fill(n);
+	ASSERT_LE(UNREAD_FRAMES, posted);
+	net_flush(n);
+	for (i = 0; i < UNREAD_FRAMES; i++)
+		ASSERT_EQ(0, rx_send(n, gen_small, i, 0, buf));
+	got = gvq_poll_used(q, UNREAD_FRAMES, TIMEOUT_MS, NULL, NULL);
+	net_flush(n);
+	errs = eventfd_take(n->err[VQ_RX]);
+	EXPECT_EQ(UNREAD_FRAMES, got)
+		TH_LOG("%u frames received with no kick; %lld errors signalled",
+		       got, (long long)errs);
+	EXPECT_LT(0, errs)
+		TH_LOG("the failed interrupt decision was not reported (%u frames, %u calls)",
+		       got, (unsigned int)q->calls);
+	ASSERT_ERRNO(0, net_set_backend(n->fd, VQ_RX, -1));
+	ASSERT_ERRNO(0, net_set_backend(n->fd, VQ_TX, -1));
+	nctx_free(n);
+	munmap(area, 2 * pg);
+	/* the fixture's teardown frees it again */
+	ASSERT_TRUE(hostile_open(_metadata, n, &hostile_cfg));
+}
+
 /* ---- packed rings ---------------------------------------------------------- */
 
 FIXTURE(net_hostile_packed) {
