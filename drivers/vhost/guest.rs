@@ -142,11 +142,13 @@ impl<'a> Guest<'a> {
         self.miss.get()
     }
 
-    /// Records a miss for userspace; the first one met is reported.
+    /// Records a miss for userspace; the last one met is reported. That
+    /// is the one the handler stopped on: a miss met earlier, reading
+    /// chains ahead, is met again when its chain is reached, and must not
+    /// hide the one that keeps the chain before it waiting (C reports
+    /// every miss, and reads no chain ahead).
     pub(crate) fn record_miss(&self, iova: u64, perm: u8) {
-        if self.miss.get().is_none() {
-            self.miss.set(Some((iova, perm)));
-        }
+        self.miss.set(Some((iova, perm)));
     }
 
     /// What translates addresses: the IOTLB, else the memory table.

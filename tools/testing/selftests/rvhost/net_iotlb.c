@@ -1344,6 +1344,40 @@ TEST_F(iotlb_miss, rx_indirect_read_ahead)
 }
 
 /*
+ * Two TX chains: the first's buffer not mapped yet, the second's indirect
+ * table at an I/O address the guest never maps. The miss userspace hears
+ * of first is the first chain's (C reaches the second only after it; a
+ * device that reads ahead must not let the second's miss hide it), and
+ * its answer sends the frame. Then the second chain's table is asked for.
+ */
+TEST_F(iotlb_miss, tx_read_ahead_miss_not_first)
+{
+	struct nctx *n = &self->n;
+	struct gvq *q = &n->q[VQ_TX];
+	uint32_t len = tx_frame(n, 0, 0);
+	uint64_t bogus = 1ULL << 42;
+	struct gseg a = { tx_slot(n, 0), len };
+	struct gseg b[2] = {
+		{ tx_slot(n, 1), n->hlen },
+		{ tx_slot(n, 1) + n->hlen, 60 },
+	};
+	int h;
+
+	miss_setup(_metadata, n);
+	ASSERT_LE(0, gvq_add(q, &a, 1, 0, 0, 0));
+	h = gvq_add(q, b, 2, 0, tx_slot_ind(n, 1), 1);
+	ASSERT_LE(0, h);
+	q->desc[h].addr = bogus;	/* split: the fixture's rings */
+	gvq_publish(q);
+	eventfd_kick(q->kick);
+	EXPECT_MISS(n, tx_slot(n, 0), VHOST_ACCESS_RO);
+	ASSERT_EQ(0, tlb_map_gm(n, tx_slot(n, 0), len, VHOST_ACCESS_RO));
+	ASSERT_EQ(0, wait_used(n, VQ_TX));
+	expect_tap_frame(_metadata, n, 0);
+	EXPECT_MISS(n, bogus, VHOST_ACCESS_RO);
+}
+
+/*
  * A miss answered without the permission it asked for: the queue runs
  * again, finds the mapping wrong (an error, no second miss) and stops.
  */
