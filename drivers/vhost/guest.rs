@@ -111,7 +111,7 @@ pub(crate) struct Guest<'a> {
     rings: Option<Rings<'a>>,
     log: Option<Log>,
     logged: Cell<bool>,
-    /// The first IOTLB miss met: address and access, for userspace.
+    /// The last IOTLB miss met: address and access, for userspace.
     miss: Cell<Option<(u64, u8)>>,
 }
 

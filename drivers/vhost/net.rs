@@ -361,7 +361,9 @@ impl Net {
     /// Publishes the used entries and interrupts the guest if it asked to
     /// (`vhost_net_signal_used()`).
     fn publish(ring: &mut Ring, guest: &Guest<'_>, run: &mut Run<'_>) {
-        if ring.used_pending() == 0 {
+        // Also when the ring published on its own (its buffer full, or an
+        // in-order group a ring long): C decides on every used chain.
+        if ring.used_pending() == 0 && !ring.used_undecided() {
             return;
         }
         if let Err(e) = ring.flush_used(guest) {
@@ -387,15 +389,17 @@ impl Net {
     /// with notifications off again: the handler goes on. Else it stops,
     /// a failure recorded in `run`.
     fn rearm(ring: &mut Ring, guest: &Guest<'_>, run: &mut Run<'_>) -> ControlFlow<()> {
-        let came = ring.enable_notify(guest).and_then(|came| {
-            if came {
-                ring.disable_notify(guest)?;
+        match ring.enable_notify(guest) {
+            Ok(true) => {
+                // Reported, and the handler goes on, as C's
+                // `vhost_disable_notify()`.
+                if let Err(e) = ring.disable_notify(guest) {
+                    run.fail(e.into());
+                }
+                ControlFlow::Continue(())
             }
-            Ok(came)
-        });
-        match came {
-            Ok(true) => ControlFlow::Continue(()),
             Ok(false) => ControlFlow::Break(()),
+            // C's `vhost_enable_notify()` treats its errors as nothing new.
             Err(e) => {
                 run.fail(e.into());
                 ControlFlow::Break(())

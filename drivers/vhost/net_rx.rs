@@ -155,6 +155,11 @@ impl Rx<'_, '_> {
                 break;
             }
             let (sock_len, intr) = self.peek_head_len();
+            // A publish failed (here, or at the end of the last packet):
+            // no packet is taken that could not be given back.
+            if self.run.used_failed {
+                break;
+            }
             if sock_len == 0 {
                 // Other work came while spinning: after it, look again;
                 // else wait for the socket.
@@ -203,9 +208,10 @@ impl Rx<'_, '_> {
                 self.run.used_failed = true;
             }
             weight.add_bytes(vhost_len);
-            // This packet's used entries failed, or an earlier publish.
-            // Errors that are only reported (`vq_err()` in C, as a guest
-            // flag that cannot be read) do not stop the loop.
+            // This packet's used entries failed (`add_used()` publishes
+            // when its buffer is full). Errors that are only reported
+            // (`vq_err()` in C, as a guest flag that cannot be read) do
+            // not stop the loop.
             if self.run.used_failed {
                 break;
             }

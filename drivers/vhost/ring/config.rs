@@ -141,6 +141,7 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
         }
         self.drop_used();
         self.signalled_valid = false;
+        self.undecided = false;
         self.invalidate();
         Ok(())
     }
@@ -165,6 +166,7 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
         self.check_num(u32::from(self.num))?;
         self.invalidate();
         self.signalled_valid = false;
+        self.undecided = false;
         if self.packed() {
             if self.avail & 3 != 0 {
                 return Err(Error::BadAddr { addr: self.avail });
@@ -211,6 +213,7 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
         self.signalled_used = 0;
         self.since_signal = 0;
         self.signalled_valid = false;
+        self.undecided = false;
         self.no_notify = false;
         self.drop_used();
         self.invalidate();

@@ -34,6 +34,7 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
         if self.num == 0 {
             return Err(Error::NotReady);
         }
+        self.undecided = false;
         if self.packed() {
             self.packed_need_notify(guest)
         } else {

@@ -123,6 +123,9 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
         } else {
             self.flush_split(guest)
         };
+        if r.is_ok() && self.used_n > 0 {
+            self.undecided = true;
+        }
         self.drop_used();
         r
     }
@@ -137,5 +140,13 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
     /// Number of chains used and waiting for [`Vring::flush_used`].
     pub fn used_pending(&self) -> usize {
         self.used_chains as usize
+    }
+
+    /// Whether used entries were published (by [`Vring::flush_used`],
+    /// which [`Vring::add_used`] also calls when its buffer is full) since
+    /// the last [`Vring::need_notify`]: the guest may not have heard of
+    /// them.
+    pub fn used_undecided(&self) -> bool {
+        self.undecided
     }
 }

@@ -104,6 +104,9 @@ pub struct Vring<S> {
     /// Packed: ring slots used since the last interrupt decision.
     pub(crate) since_signal: u32,
     pub(crate) signalled_valid: bool,
+    /// Used entries were published since the last interrupt decision
+    /// ([`Vring::need_notify`]).
+    pub(crate) undecided: bool,
     /// Guest notifications (kicks) are disabled: `VRING_USED_F_NO_NOTIFY`.
     pub(crate) no_notify: bool,
     pub(crate) used_buf: [UsedElem; USED_BATCH],
@@ -142,6 +145,7 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
             signalled_used: 0,
             since_signal: 0,
             signalled_valid: false,
+            undecided: false,
             no_notify: false,
             used_buf: [UsedElem::default(); USED_BATCH],
             used_n: 0,

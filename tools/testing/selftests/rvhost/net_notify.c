@@ -452,6 +452,34 @@ TEST_F(net_notify, rx_busy_poll_calls_first)
 }
 
 /*
+ * VIRTIO_F_IN_ORDER on a ring of 64: 64 TX buffers in one burst are one
+ * used group, which the device publishes as soon as it is a ring long.
+ * The guest asked for calls: it gets one (C decides on every used chain).
+ */
+TEST_F(net_notify, tx_in_order_ring_calls)
+{
+	struct ncfg c = {
+		.v1 = true, .mrg = true, .in_order = true,
+		.packed = variant->packed, .num = 64,
+	};
+	struct nctx *n = &self->n;
+	struct gvq *q = &n->q[VQ_TX];
+
+	if (!net_open(_metadata, n, &c, 1))
+		return;
+	ASSERT_TRUE(net_tx_slots(n, 64, 256));
+	ASSERT_TRUE(net_rx_slots(n));
+	net_configure(_metadata, n);
+	calls_on(q);
+	eventfd_take(n->call[VQ_TX]);
+	ASSERT_EQ(64, tx_burst(n, 0, 64));
+	net_flush(n);
+	ASSERT_LT(0, eventfd_take(n->call[VQ_TX]))
+		TH_LOG("64 buffers used, no call");
+	net_stop_check_base(_metadata, n);
+}
+
+/*
  * net_flush() and the checks that nothing happened rely on the flush
  * ioctl being a barrier: the handler a kick queued has run when it
  * returns. Buffers posted and kicked are used, sent and signalled when
