@@ -7,6 +7,8 @@
 #   make demo             boot a VM with rvhost loaded and run a guest through it
 #   make modules_install  install the modules (INSTALL_MOD_PATH as usual)
 #   make fuzz             run the ring-layer fuzz target (not part of check)
+#   make stress T=...     one test program N times in one boot (not part of
+#                         check; see scripts/stress.sh)
 #
 # KDIR defaults to the test kernel that scripts/provision.sh built and
 # cached; point it at any built Rust-enabled 7.2 tree to build for that.
@@ -22,7 +24,7 @@ MO ?= $(CURDIR)/build/modules/$(notdir $(abspath $(KDIR)))
 
 kmake = $(MAKE) -C $(KDIR) M=$(CURDIR) MO=$(MO) $(RVHOST_KMAKE_ARGS)
 
-.PHONY: all modules modules_install clean provision check demo fuzz host-test selftests
+.PHONY: all modules modules_install clean provision check demo fuzz stress host-test selftests
 
 all: modules
 
@@ -49,6 +51,9 @@ demo:
 
 fuzz:
 	tools/host/fuzz.sh
+
+stress:
+	T="$(T)" N="$(N)" IMPL="$(IMPL)" DEBUG="$(DEBUG)" scripts/stress.sh
 
 host-test:
 	cargo test --manifest-path tools/host/Cargo.toml
