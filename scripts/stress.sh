@@ -25,6 +25,9 @@ scripts/provision.sh
 rvhost_toolchain_env
 make -s KDIR="$(rvhost_kdir "$kernel")" modules >/dev/null
 make -s KDIR="$(rvhost_kdir default)" selftests >/dev/null
+rc=0
 # shellcheck disable=SC2086 # T is a command line
 scripts/vm-run.sh ${DEBUG:+--debug} --quiet --out build/vm/stress --timeout 7200 -- \
-	tools/testing/selftests/rvhost/repeat.sh "$IMPL" "$N" $T
+	tools/testing/selftests/rvhost/repeat.sh "$IMPL" "$N" $T || rc=$?
+grep '^stress: ' build/vm/stress/output.log || echo "stress: the VM run failed (exit $rc)"
+exit "$rc"
