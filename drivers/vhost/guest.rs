@@ -113,6 +113,8 @@ pub(crate) struct Guest<'a> {
     logged: Cell<bool>,
     /// The last IOTLB miss met: address and access, for userspace.
     miss: Cell<Option<(u64, u8)>>,
+    /// A ring area missed past the prefetch: C's `vq_err()` too.
+    ring_miss: Cell<bool>,
 }
 
 impl<'a> Guest<'a> {
@@ -129,6 +131,7 @@ impl<'a> Guest<'a> {
             log,
             logged: Cell::new(false),
             miss: Cell::new(None),
+            ring_miss: Cell::new(false),
         }
     }
 
@@ -140,6 +143,24 @@ impl<'a> Guest<'a> {
     /// The IOTLB miss to report to userspace, if any.
     pub(crate) fn miss(&self) -> Option<(u64, u8)> {
         self.miss.get()
+    }
+
+    /// Whether a ring area (descriptor table, driver or device area) was
+    /// not in the IOTLB when read or written: the prefetch that starts a
+    /// run saw it there, so it went away since, or it is the other
+    /// queue's. C's `vhost_copy_from_user()`/`__vhost_get_user_slow()`
+    /// report that on the error eventfd as well as asking for it;
+    /// indirect tables and buffers are only asked for.
+    pub(crate) fn ring_missed(&self) -> bool {
+        self.ring_miss.get()
+    }
+
+    /// Notes a miss on a ring area, for [`Guest::ring_missed`].
+    fn ring_fault(&self, r: Result<(), Fault>) -> Result<(), Fault> {
+        if r == Err(Fault::Miss) {
+            self.ring_miss.set(true);
+        }
+        r
     }
 
     /// Records a miss for userspace; the last one met is reported. That
@@ -379,12 +400,16 @@ impl GuestMemory for Guest<'_> {
             }
         }
         let mut off = 0usize;
-        self.pieces(addr, buf.len() as u64, ACCESS_RO, usize::MAX, |uaddr, n| {
+        let r = self.pieces(addr, buf.len() as u64, ACCESS_RO, usize::MAX, |uaddr, n| {
             let n = n as usize;
             copy_in(uaddr, &mut buf[off..off + n])?;
             off += n;
             Ok(())
-        })
+        });
+        if space == Space::Ring {
+            return self.ring_fault(r);
+        }
+        r
     }
 
     fn write(&self, space: Space, addr: u64, buf: &[u8]) -> Result<(), Fault> {
@@ -399,7 +424,7 @@ impl GuestMemory for Guest<'_> {
             let mut pieces = [(0u64, 0u64); RING_PIECES];
             let mut count = 0usize;
             let mut off = 0usize;
-            self.pieces(
+            let r = self.pieces(
                 addr,
                 buf.len() as u64,
                 ACCESS_RO,
@@ -413,7 +438,8 @@ impl GuestMemory for Guest<'_> {
                     count += 1;
                     Ok(())
                 },
-            )?;
+            );
+            self.ring_fault(r)?;
             self.log_ring(addr, buf.len() as u64, &pieces[..count.min(RING_PIECES)]);
             return Ok(());
         }

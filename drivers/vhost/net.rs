@@ -480,7 +480,7 @@ impl Net {
         }
         Self::publish(ring, &guest, &mut run);
         let (miss, logged) = (guest.miss(), guest.logged());
-        let (err, requeue) = (run.err, run.requeue);
+        let (err, requeue) = (run.err || guest.ring_missed(), run.requeue);
         drop(guest);
         if err {
             // `vq_err()`: the queue stops until the next kick.
@@ -596,6 +596,7 @@ impl Net {
             }
         }
         let (miss, logged) = (oguest.miss(), oguest.logged());
+        let oerr = oerr || oguest.ring_missed();
         drop(oguest);
         if oerr {
             ovq.signal_err();

@@ -1378,6 +1378,50 @@ TEST_F(iotlb_miss, tx_read_ahead_miss_not_first)
 }
 
 /*
+ * RX busy polls the TX queue, whose driver area's translation went away
+ * after both queues started. Reading TX's avail index misses: the device
+ * asks for it, and (C's __vhost_get_user_slow() and vhost_get_avail_idx())
+ * signals TX's error eventfd too. C asks again on every spin iteration:
+ * the messages are only drained.
+ */
+TEST_F(iotlb_miss, busy_poll_other_ring_miss)
+{
+	struct nctx *n = &self->n;
+	struct gvq *tq = &n->q[VQ_TX];
+	struct vhost_vring_state s = { VQ_RX, 50000 };
+	uint64_t avail = tq->ring_gpa[1], size = ring_size(tq, 1);
+	struct vhost_msg_v2 m;
+	bool asked = false;
+	char why[200];
+	int r;
+
+	miss_setup(_metadata, n);
+	ASSERT_EQ(0, tlb_map_gm(n, rx_slot(n, 0), n->rx_slot_size,
+				VHOST_ACCESS_WO));
+	IOCTL_OK(n->fd, VHOST_SET_VRING_BUSYLOOP_TIMEOUT, &s);
+	ASSERT_LE(0, rx_post_kick(n, 0));
+	ASSERT_EQ(0, iotlb_unmap(n->fd, avail, size));
+	net_flush(n);
+	ASSERT_EQ(0, eventfd_take(n->err[VQ_TX]));
+	ASSERT_EQ(0, rx_inject(n, 0));
+	rx_check_slot(_metadata, n, 0, 0, wait_used(n, VQ_RX));
+	net_flush(n);
+	while ((r = tlb_read(n->fd, &m, asked ? 0 : TIMEOUT_MS)) == 1) {
+		ASSERT_TRUE(m.iotlb.type == VHOST_IOTLB_MISS &&
+			    m.iotlb.iova >= avail && m.iotlb.iova < avail + size &&
+			    m.iotlb.perm == VHOST_ACCESS_RO)
+			TH_LOG("got %s; expected misses in TX's driver area",
+			       miss_str(&m, why, sizeof(why)));
+		asked = true;
+	}
+	ASSERT_LE(0, r);
+	ASSERT_TRUE(asked) TH_LOG("no miss for TX's driver area");
+	ASSERT_LT(0, eventfd_take(n->err[VQ_TX]))
+		TH_LOG("TX's error eventfd not signalled");
+	ASSERT_EQ(0, eventfd_take(n->err[VQ_RX]));
+}
+
+/*
  * A miss answered without the permission it asked for: the queue runs
  * again, finds the mapping wrong (an error, no second miss) and stops.
  */
