@@ -12,6 +12,13 @@
 #include <linux/wait.h>
 
 struct eventfd_ctx;
+struct iov_iter;
+struct net;
+struct sk_buff;
+struct sk_buff_head;
+struct sock;
+struct virtio_vsock_hdr;
+struct vsock_sock;
 struct file;
 struct page_frag_cache;
 struct ptr_ring;
@@ -61,5 +68,29 @@ unsigned long rvhost_busy_clock(void);
 bool rvhost_can_busy_poll(unsigned long endtime);
 void rvhost_migrate_disable(void);
 void rvhost_migrate_enable(void);
+/* vhost-vsock (rvhost_vsock.ko only: rust/helpers/vsock.c). */
+struct net *rvhost_current_net_get(void);
+void rvhost_put_net(struct net *net);
+bool rvhost_vsock_net_check_mode(struct net *ns0, struct net *ns1);
+struct net *rvhost_vsock_net(struct vsock_sock *vsk);
+u32 rvhost_vsock_remote_cid(struct vsock_sock *vsk);
+struct vsock_sock *rvhost_vsock_sk(struct sock *sk);
+void rvhost_vsock_reset_orphan(struct sock *sk);
+struct sk_buff *rvhost_vsock_alloc_skb(unsigned int size);
+struct virtio_vsock_hdr *rvhost_vsock_hdr(struct sk_buff *skb);
+unsigned int rvhost_skb_len(const struct sk_buff *skb);
+bool rvhost_vsock_skb_reply(struct sk_buff *skb);
+u32 rvhost_vsock_skb_offset(struct sk_buff *skb);
+void rvhost_vsock_skb_set_offset(struct sk_buff *skb, u32 offset);
+void rvhost_vsock_skb_clear_tap_delivered(struct sk_buff *skb);
+void rvhost_vsock_skb_put(struct sk_buff *skb, u32 len);
+void rvhost_kfree_skb(struct sk_buff *skb);
+void rvhost_skb_queue_head_init(struct sk_buff_head *list);
+struct sk_buff *rvhost_vsock_skb_dequeue(struct sk_buff_head *list);
+void rvhost_vsock_skb_queue_head(struct sk_buff_head *list, struct sk_buff *skb);
+void rvhost_vsock_skb_queue_tail(struct sk_buff_head *list, struct sk_buff *skb);
+void rvhost_vsock_skb_queue_purge(struct sk_buff_head *list);
+size_t rvhost_copy_to_iter(const void *addr, size_t bytes, struct iov_iter *i);
+size_t rvhost_copy_from_iter(void *addr, size_t bytes, struct iov_iter *i);
 
 #endif

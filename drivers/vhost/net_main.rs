@@ -9,6 +9,7 @@ mod addr_space;
 mod dev;
 mod features;
 mod guest;
+mod handler;
 mod iotlb;
 mod net;
 // `pub` as in the host crate that builds it too (tools/host/net).

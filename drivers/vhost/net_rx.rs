@@ -11,17 +11,23 @@ use super::{
     iov_advance,
     Net,
     NetQueue,
-    Run,
-    Scratch,
-    Stop,
     BATCH,
-    MAXIOV,
     PKT_WEIGHT,
     RX,
     WEIGHT, //
 };
 use crate::{
     guest::Guest,
+    handler::{
+        discard_vq_desc,
+        get_vq_desc,
+        publish,
+        rearm,
+        Run,
+        Scratch,
+        Stop,
+        MAXIOV, //
+    },
     ring::{
         Mark,
         Weight, //
@@ -217,7 +223,7 @@ impl Rx<'_, '_> {
             }
             self.done += self.buf.heads.len();
             if self.done > BATCH {
-                Net::publish(self.ring, self.guest, self.run);
+                publish(self.ring, self.guest, self.run);
                 self.done = 0;
             }
         }
@@ -232,7 +238,7 @@ impl Rx<'_, '_> {
         if len != 0 || self.busyloop == 0 {
             return (len, false);
         }
-        Net::publish(self.ring, self.guest, self.run);
+        publish(self.ring, self.guest, self.run);
         self.done = 0;
         let rx = Some((&*self.rxq, self.sock));
         let intr = self
@@ -260,7 +266,7 @@ impl Rx<'_, '_> {
                 break Ok(RxBufs::TooBig);
             }
             let (seg, log) = (buf.iov.len(), buf.log.len());
-            let chain = match Net::get_vq_desc(ring, guest, buf, guest.logs_data()) {
+            let chain = match get_vq_desc(ring, guest, buf, guest.logs_data()) {
                 Ok(Some(chain)) => chain,
                 Ok(None) => break Ok(RxBufs::Empty),
                 Err(stop) => break Err(stop),
@@ -286,7 +292,7 @@ impl Rx<'_, '_> {
                     last.1 = (i64::from(last.1) + left) as u32;
                 }
             }
-            _ => Net::discard_vq_desc(ring, mark)?,
+            _ => discard_vq_desc(ring, mark)?,
         }
         r
     }
@@ -299,7 +305,7 @@ impl Rx<'_, '_> {
             self.run.requeue = true;
             return ControlFlow::Break(());
         }
-        Net::rearm(self.ring, self.guest, self.run)
+        rearm(self.ring, self.guest, self.run)
     }
 
     /// A chain of the wrong shape, every chain put back: C consumes one
@@ -353,19 +359,19 @@ impl Rx<'_, '_> {
             let written = iov_write(&self.buf.iov, 0, &hdr[..n]);
             iov_advance(&mut self.buf.iov, self.vhost_hlen);
             if written.is_err() {
-                Net::discard_vq_desc(self.ring, mark)?;
+                discard_vq_desc(self.ring, mark)?;
                 return Err(Stop::Header);
             }
         }
         if self.rxq.recv(self.sock, &self.buf.iov, sock_len) != Ok(sock_len) {
-            Net::discard_vq_desc(self.ring, mark)?;
+            discard_vq_desc(self.ring, mark)?;
             return Ok(false);
         }
         if self.vhost_hlen == 0
             && self.set_num_buffers
             && iov_write(&self.buf.iov, HDR_LEN, &hdr[HDR_LEN..]).is_err()
         {
-            Net::discard_vq_desc(self.ring, mark)?;
+            discard_vq_desc(self.ring, mark)?;
             return Err(Stop::Header);
         }
         Ok(true)

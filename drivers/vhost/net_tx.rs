@@ -15,9 +15,6 @@ use super::{
     iov_len,
     Net,
     NetQueue,
-    Run,
-    Scratch,
-    Stop,
     BATCH,
     PKT_WEIGHT,
     TX,
@@ -25,6 +22,7 @@ use super::{
 };
 use crate::{
     guest::Guest,
+    handler::{discard_vq_desc, get_vq_desc, publish, rearm, Run, Scratch, Stop},
     net_hdr,
     ring::{
         Head,
@@ -161,7 +159,7 @@ impl Tx<'_, '_> {
             pkts += 1;
             if pkts % BATCH == 0 {
                 self.tx_batch();
-                Net::publish(self.ring, self.guest, self.run);
+                publish(self.ring, self.guest, self.run);
             }
         }
         // The packets go out before their buffers are published.
@@ -177,7 +175,7 @@ impl Tx<'_, '_> {
     /// buffer is none.
     fn get_tx_bufs(&mut self) -> Result<Option<TxPacket>, Stop> {
         self.buf.iov.clear();
-        let Some(chain) = Net::get_vq_desc(self.ring, self.guest, self.buf, false)? else {
+        let Some(chain) = get_vq_desc(self.ring, self.guest, self.buf, false)? else {
             return Ok(None);
         };
         self.polled = false;
@@ -206,7 +204,7 @@ impl Tx<'_, '_> {
         if self.busyloop != 0 && !self.polled {
             self.polled = true;
             // The guest hears of them before the spin.
-            Net::publish(self.ring, self.guest, self.run);
+            publish(self.ring, self.guest, self.run);
             if self
                 .net
                 .busy_poll(self.ring, self.guest, self.run, self.busyloop, None)
@@ -217,7 +215,7 @@ impl Tx<'_, '_> {
             }
             return ControlFlow::Continue(());
         }
-        let next = Net::rearm(self.ring, self.guest, self.run);
+        let next = rearm(self.ring, self.guest, self.run);
         if next.is_continue() {
             self.polled = false;
         }
@@ -251,7 +249,7 @@ impl Tx<'_, '_> {
         };
         match self.sock.sendmsg(&self.buf.iov, len, more) {
             Err(e) if e == EAGAIN || e == ENOMEM || e == errno::enobufs() => {
-                Net::discard_vq_desc(self.ring, pkt.start)?;
+                discard_vq_desc(self.ring, pkt.start)?;
                 Ok(Sent::Full)
             }
             // Anything else drops the packet, as C does.

@@ -2,8 +2,8 @@
 
 //! rvhost_vsock: `/dev/vhost-vsock` in Rust, a drop-in for vhost_vsock.ko.
 
-// Shared with rvhost_net, of which this foundation uses a part only; ring
-// and addr_space are all used by the host crate (tools/host) as well.
+// Shared with rvhost_net, of which vsock uses a part; ring and addr_space
+// are all used by the host crate (tools/host) as well.
 #[expect(dead_code)]
 mod addr_space;
 #[expect(dead_code)]
@@ -12,6 +12,8 @@ mod features;
 #[expect(dead_code)]
 mod guest;
 #[expect(dead_code)]
+mod handler;
+#[expect(dead_code)]
 mod iotlb;
 #[expect(dead_code)]
 mod ring;
@@ -19,14 +21,21 @@ mod ring;
 #[path = "../../rust/mod.rs"]
 mod rvhost;
 mod umem;
-#[expect(dead_code)]
 mod vq;
 mod vsock;
+// `pub` as in the host crate that builds it too (tools/host/vsock).
+pub mod vsock_hdr;
+#[path = "../../rust/vsock/mod.rs"]
+mod vsock_rvhost;
 
 use kernel::prelude::*;
 use rvhost::{
     bindings as b,
     miscdev::Registration, //
+};
+use vsock_rvhost::transport::{
+    self,
+    Transport, //
 };
 
 module! {
@@ -40,15 +49,25 @@ module! {
     alias: ["char-major-10-241", "devname:vhost-vsock"],
 }
 
+/// The host-to-guest transport, under the name C gives it: vsock_test
+/// finds it in /proc/kallsyms.
+#[no_mangle]
+#[allow(non_upper_case_globals)]
+static vhost_transport: Transport = Transport::new();
+
 #[pin_data]
 struct VsockModule {
+    // Registered first and unregistered last, as C does: no device exists
+    // outside the transport's registration.
+    transport: transport::Registration,
     #[pin]
     misc: Registration<vsock::Vsock>,
 }
 
 impl kernel::InPlaceModule for VsockModule {
-    fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
+    fn init(module: &'static ThisModule) -> impl PinInit<Self, Error> {
         try_pin_init!(VsockModule {
+            transport: transport::Registration::register(&vhost_transport, module)?,
             misc <- Registration::register(c"vhost-vsock", b::VHOST_VSOCK_MINOR),
         })
     }

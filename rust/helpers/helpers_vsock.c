@@ -1,3 +1,4 @@
 // SPDX-License-Identifier: GPL-2.0
-/* The C helpers (helpers.c), compiled into rvhost_vsock.ko. */
+/* The C helpers (helpers.c), and vhost-vsock's own, compiled into rvhost_vsock.ko. */
 #include "helpers.c"
+#include "vsock.c"

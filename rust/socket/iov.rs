@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! User I/O vectors, and the `struct msghdr` over them that the socket
-//! calls take.
+//! User I/O vectors, and the `struct msghdr` and `struct iov_iter` over
+//! them that the socket calls and copies take.
 //!
 //! C header: [`include/linux/uio.h`](srctree/include/linux/uio.h).
 
@@ -39,11 +39,16 @@ const _: () = {
     assert!(size_of::<usize>() == size_of::<*mut c_void>());
 };
 
-/// A `struct msghdr` whose iterator covers the first `len` bytes of `iov`.
+/// An `iov_iter` over the first `len` bytes of `iov`.
 ///
 /// Fails with `EINVAL` if `iov` holds fewer than `len` bytes: the iterator
-/// would walk off the array.
-pub(super) fn msghdr(direction: u32, iov: &[UserIovec], len: usize) -> Result<bindings::msghdr> {
+/// would walk off the array. The iterator points into `iov`: it must not be
+/// used after `iov`'s borrow ends.
+pub(crate) fn iov_iter(
+    direction: u32,
+    iov: &[UserIovec],
+    len: usize,
+) -> Result<bindings::iov_iter> {
     let mut need = len;
     for v in iov {
         if need <= v.len {
@@ -55,18 +60,28 @@ pub(super) fn msghdr(direction: u32, iov: &[UserIovec], len: usize) -> Result<bi
     if need != 0 {
         return Err(EINVAL);
     }
-    let mut msg = bindings::msghdr::default();
-    // SAFETY: `msg_iter` is writable; `iov` has the layout of `iov.len()` `struct iovec`s
-    // and holds at least `len` bytes. The iterator points into `iov`, so `msg` must not be
-    // used after `iov`'s borrow ends: the callers pass it to the socket and drop it.
+    let mut iter = bindings::iov_iter::default();
+    // SAFETY: `iter` is writable; `iov` has the layout of `iov.len()` `struct iovec`s and
+    // holds at least `len` bytes.
     unsafe {
         bindings::iov_iter_init(
-            &mut msg.msg_iter,
+            &mut iter,
             direction,
             iov.as_ptr().cast(),
             iov.len() as c_ulong,
             len,
         )
     };
+    Ok(iter)
+}
+
+/// A `struct msghdr` whose iterator covers the first `len` bytes of `iov`.
+///
+/// Fails with `EINVAL` if `iov` holds fewer than `len` bytes. The iterator
+/// points into `iov`, so `msg` must not be used after `iov`'s borrow ends:
+/// the callers pass it to the socket and drop it.
+pub(super) fn msghdr(direction: u32, iov: &[UserIovec], len: usize) -> Result<bindings::msghdr> {
+    let mut msg = bindings::msghdr::default();
+    msg.msg_iter = iov_iter(direction, iov, len)?;
     Ok(msg)
 }

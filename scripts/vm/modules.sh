@@ -18,20 +18,37 @@ modprobe_c() {
 	modprobe -d "$RVHOST_KDIR/rvhost-modroot" "$@"
 }
 
+# A vsock socket holds its transport's module until it is closed, which for a
+# socket the guest never answered takes the close timeout (8 s); retry the
+# unload that long, and a little more.
+unload() { # module remove-command...
+	local mod=$1 i
+	shift
+	for i in $(seq 40); do
+		[ -d "/sys/module/$mod" ] || return 0
+		"$@" "$mod" 2>/dev/null && return 0
+		sleep 0.5
+	done
+	"$@" "$mod"
+}
+
 case "$1 $2" in
 "load c")
 	modprobe_c vhost_net
 	modprobe_c vhost_vsock
 	;;
 "unload c")
-	modprobe_c -r vhost_net vhost_vsock vhost vhost_iotlb
+	for m in vhost_net vhost_vsock vhost vhost_iotlb; do
+		unload $m modprobe_c -r
+	done
 	;;
 "load rvhost")
 	insmod "$RVHOST_MODDIR/rvhost_net.ko"
 	insmod "$RVHOST_MODDIR/rvhost_vsock.ko"
 	;;
 "unload rvhost")
-	rmmod rvhost_net rvhost_vsock
+	unload rvhost_net rmmod
+	unload rvhost_vsock rmmod
 	;;
 *)
 	echo "usage: $0 load|unload c|rvhost" >&2

@@ -16,7 +16,7 @@ fi
 devs=(vhost-net vhost-vsock)
 minors=(238 241)
 n=0 rc=0
-echo "1..14"
+echo "1..16"
 ok() { n=$((n + 1)); echo "ok $n $1"; }
 notok() { n=$((n + 1)); rc=1; echo "not ok $n $1"; }
 check() { # name command...
@@ -94,4 +94,32 @@ for i in 0 1; do
 		fi
 	fi
 done
+
+# vhost-vsock is the vsock core's one host-to-guest transport: its object is
+# in /proc/kallsyms under C's name (vsock_test looks it up), and the other
+# implementation cannot register a second one while this one is loaded.
+mod=${mods[1]}
+check "module.vhost_vsock.transport_in_kallsyms" \
+	grep -Eq "^[0-9a-f]+ [dDbB] vhost_transport\s+\[$mod\]" /proc/kallsyms
+if [ "$impl" = c ]; then
+	other() { insmod "$RVHOST_MODDIR/rvhost_vsock.ko"; }
+	other_mod=rvhost_vsock
+else
+	other() { modprobe -d "$RVHOST_KDIR/rvhost-modroot" vhost_vsock; }
+	other_mod=vhost_vsock
+fi
+msg=$(other 2>&1)
+if [ ! -e "/sys/module/$other_mod" ] && [[ $msg == *"resource busy"* ]] &&
+	{ exec 3<>/dev/vhost-vsock; } 2>/dev/null; then
+	ok "module.vhost_vsock.second_h2g_transport_ebusy"
+else
+	notok "module.vhost_vsock.second_h2g_transport_ebusy"
+	echo "# $msg"
+fi
+exec 3>&-
+[ -e "/sys/module/$other_mod" ] && rmmod "$other_mod"
+# What modprobe loaded for vhost_vsock and left behind.
+if [ "$impl" = rvhost ]; then
+	modprobe -d "$RVHOST_KDIR/rvhost-modroot" -r vhost vhost_iotlb 2>/dev/null
+fi
 exit $rc

@@ -15,7 +15,9 @@ uint64_t vdev_features(enum vdev_kind kind)
 	if (kind == VDEV_NET)
 		return NET_FEATURES | (vdev_is_rvhost(kind) ?
 				       BIT_ULL(VIRTIO_F_RING_PACKED) : 0);
-	return VSOCK_FEATURES;
+	return VSOCK_FEATURES | (vdev_is_rvhost(kind) ?
+				 BIT_ULL(VIRTIO_F_RING_PACKED) |
+				 BIT_ULL(VIRTIO_F_IN_ORDER) : 0);
 }
 
 int ioctl_errno(int fd, unsigned long req, const void *arg)
