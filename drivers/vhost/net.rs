@@ -421,6 +421,7 @@ impl Net {
         vq.data.poll.as_ref().stop();
         let tlbg = self.dev.lock_tlb();
         let tlb = tlbg.iotlb.as_ref();
+        let was_ready = vq.ring.is_ready();
         vq.stop_ring(tlb);
         let old = vq.data.detach();
         vq.data.sock = sock;
@@ -437,22 +438,15 @@ impl Net {
             None => Ok(()),
         });
         if let Err(e) = started {
-            // `vq_err()`: userspace hears of it on the error eventfd.
-            vq.signal_err();
             // Put the old backend back, as C's err_used path.
             vq.data.poll.as_ref().stop();
             vq.data.sock = old;
             if vq.data.sock.is_some() {
-                match vq.start_ring(tlb) {
-                    (Ok(()), _) => {}
-                    // C never stopped the old backend's ring; this did, and
-                    // starts it again with the configuration that just
-                    // failed to start for the new backend. Failing again,
-                    // the queue stays stopped (its handlers do nothing)
-                    // until the next SET_BACKEND: userspace knows from this
-                    // call and the error eventfd, and a miss met again is
-                    // the one reported below.
-                    (Err(_), _) => {}
+                // C never stopped the old backend's ring: it runs on as it
+                // was, and is not started again with the configuration
+                // that just failed.
+                if was_ready {
+                    vq.ring.resume();
                 }
                 self.watch_sock(&vq.data);
             }

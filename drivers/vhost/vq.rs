@@ -286,6 +286,10 @@ impl<D: QueueData> Vq<D> {
     /// (`vhost_vq_init_access()`), for a backend being attached.
     ///
     /// An IOTLB miss met on the way is returned for the caller to report.
+    /// As in C, the error eventfd hears of a used index that cannot be
+    /// read, and of a ring area the IOTLB misses (`vq_err()` in
+    /// `__vhost_get_user_slow()`); the other failures are the ioctl's
+    /// alone.
     pub(crate) fn start_ring(&mut self, tlb: Option<&Iotlb>) -> (Result, Option<(u64, u8)>) {
         let VqConfig {
             features: [features, ..],
@@ -304,12 +308,16 @@ impl<D: QueueData> Vq<D> {
         {
             return (Err(EFAULT), None);
         }
-        let r = ring.start(&guest).map_err(|_| EFAULT);
+        let r = ring.start(&guest);
         let (miss, logged) = (guest.miss(), guest.logged());
+        let ring_missed = guest.ring_missed();
         if logged {
             self.signal_log();
         }
-        (r, miss)
+        if ring_missed || matches!(r, Err(ring::Error::UsedIdx { .. })) {
+            self.signal_err();
+        }
+        (r.map_err(|_| EFAULT), miss)
     }
 
     /// The backend goes away: publish what was used, remember the position

@@ -15,10 +15,15 @@ use crate::{
         Features,
         WORDS, //
     },
+    guest::Guest,
     handler::{
+        rearm,
+        Run,
         Scratch,
+        Stop,
         MAXIOV, //
     },
+    ring::Weight,
     rvhost::{
         bindings as b,
         miscdev::MiscFile,
@@ -26,7 +31,10 @@ use crate::{
         worker::WorkHandler, //
     },
     vhost_transport,
-    vq::QueueData,
+    vq::{
+        QueueData,
+        Ring, //
+    },
     vsock_hdr,
     vsock_rvhost::{
         netns::{
@@ -89,6 +97,49 @@ const WORK_SEND: u64 = 1 << 2;
 /// or packets (`VHOST_VSOCK_PKT_WEIGHT`).
 const WEIGHT: usize = 0x80000;
 const PKT_WEIGHT: usize = 256;
+
+/// What one step of a handler's loop ([`weighted_loop`]) did.
+enum Step {
+    /// Moved a packet of this many bytes, counted in the weight.
+    Moved(usize),
+    /// The guest made nothing more available: [`rearm`], and go on if
+    /// chains came meanwhile.
+    Empty,
+    /// Nothing more for this run.
+    Done,
+}
+
+/// The loop of both handlers (`do { ... } while (!vhost_exceeds_weight())`):
+/// `step` once per iteration of the weights, every iteration counted,
+/// until it is done, fails (recorded in `run`), or the weight is spent
+/// (then the queue runs again).
+fn weighted_loop(
+    ring: &mut Ring,
+    guest: &Guest<'_>,
+    run: &mut Run<'_>,
+    mut step: impl FnMut(&mut Ring, &Guest<'_>, &mut Run<'_>) -> Result<Step, Stop>,
+) {
+    let mut weight = Weight::new(PKT_WEIGHT, WEIGHT);
+    loop {
+        if !weight.next() {
+            run.requeue = true;
+            return;
+        }
+        match step(ring, guest, run) {
+            Ok(Step::Moved(bytes)) => weight.add_bytes(bytes),
+            Ok(Step::Empty) => {
+                if rearm(ring, guest, run).is_break() {
+                    return;
+                }
+            }
+            Ok(Step::Done) => return,
+            Err(stop) => {
+                run.fail(stop);
+                return;
+            }
+        }
+    }
+}
 
 /// `vhost_vsock_bits` and `VHOST_VSOCK_BACKEND_FEATURES` of the C driver,
 /// and what the ring layer gives every device beyond C: the packed ring
@@ -262,12 +313,7 @@ impl Vsock {
                 } else {
                     vq.data.running = true;
                     let tlbg = self.dev.lock_tlb();
-                    let (r, miss) = vq.start_ring(tlbg.iotlb.as_ref());
-                    if r.is_err() {
-                        // `vq_err()` of `vhost_vq_init_access()`.
-                        vq.signal_err();
-                    }
-                    (r, miss)
+                    vq.start_ring(tlbg.iotlb.as_ref())
                 }
             };
             if let Some((iova, perm)) = miss {

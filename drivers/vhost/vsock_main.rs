@@ -57,11 +57,12 @@ static vhost_transport: Transport = Transport::new();
 
 #[pin_data]
 struct VsockModule {
-    // Registered first and unregistered last, as C does: no device exists
-    // outside the transport's registration.
-    transport: transport::Registration,
+    // Fields drop in declaration order: the device goes before the
+    // transport, which `init()` registers first, as C does; no device
+    // exists outside the transport's registration.
     #[pin]
     misc: Registration<vsock::Vsock>,
+    transport: transport::Registration,
 }
 
 impl kernel::InPlaceModule for VsockModule {

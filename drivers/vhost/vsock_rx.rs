@@ -5,25 +5,21 @@
 //! guest go into the buffers of its RX ring, a packet larger than a buffer
 //! split across several.
 
-use core::ops::ControlFlow;
-
 use super::{
+    weighted_loop,
+    Step,
     Vsock,
-    PKT_WEIGHT,
-    RX,
-    WEIGHT, //
+    RX, //
 };
 use crate::{
     guest::Guest,
     handler::{
         get_vq_desc,
-        rearm,
         ChainBufs,
         Run,
         Scratch,
         Stop, //
     },
-    ring::Weight,
     vq::Ring,
     vsock_hdr::{
         self,
@@ -46,35 +42,16 @@ impl Vsock {
     pub(super) fn do_send_pkt(&self) {
         let mut replies = 0i32;
         self.dev.run_queue(RX, |ring, guest, data, run| {
-            let mut weight = Weight::new(PKT_WEIGHT, WEIGHT);
-            loop {
-                if !weight.next() {
-                    run.requeue = true;
-                    break;
-                }
+            weighted_loop(ring, guest, run, |ring, guest, run| {
                 let Some(skb) = self.send_queue.pop_front() else {
                     // C ignores what came meanwhile: new packets queue
                     // the work again.
-                    if let Err(e) = ring.enable_notify(guest) {
-                        run.fail(e.into());
-                    }
-                    break;
+                    ring.enable_notify(guest)?;
+                    return Ok(Step::Done);
                 };
-                match self.send_one(ring, guest, &mut data.buf, run, skb) {
-                    Ok(Some((sent, reply))) => {
-                        weight.add_bytes(sent);
-                        replies += i32::from(reply);
-                    }
-                    Ok(None) => match rearm(ring, guest, run) {
-                        ControlFlow::Continue(()) => continue,
-                        ControlFlow::Break(()) => break,
-                    },
-                    Err(stop) => {
-                        run.fail(stop);
-                        break;
-                    }
-                }
-            }
+                let sent = self.send_one(ring, guest, &mut data.buf, run, skb, &mut replies)?;
+                Ok(sent.map_or(Step::Empty, Step::Moved))
+            });
         });
         if replies > 0 {
             let now = self.queued_replies.fetch_sub(replies, Relaxed) - replies;
@@ -84,7 +61,9 @@ impl Vsock {
 
     /// One buffer's worth of the packet `skb`: `Ok(None)` when the guest
     /// has no buffer (the packet is queued back), else the payload bytes
-    /// sent and whether the whole packet, a reply, went.
+    /// sent. A reply that went whole counts in `replies` even if the used
+    /// ring then failed, as in C: it is gone, and if it stayed counted in
+    /// `queued_replies`, guest TX could stall for good.
     fn send_one(
         &self,
         ring: &mut Ring,
@@ -92,7 +71,8 @@ impl Vsock {
         buf: &mut Scratch,
         run: &mut Run<'_>,
         mut skb: Skb,
-    ) -> Result<Option<(usize, bool)>, Stop> {
+        replies: &mut i32,
+    ) -> Result<Option<usize>, Stop> {
         buf.iov.clear();
         buf.log.clear();
         let chain = match get_vq_desc(ring, guest, buf, guest.logs_data()) {
@@ -146,7 +126,6 @@ impl Vsock {
         // every length.
         ring.end_used_group();
         skb.set_offset(offset + piece.len);
-        let mut reply = false;
         if offset + piece.len < skb.len() {
             // The rest goes into the next buffer, with the flags this
             // piece could not have, and to the taps again.
@@ -156,13 +135,13 @@ impl Vsock {
             skb.clear_tap_delivered();
             self.send_queue.push_front(skb);
         } else {
-            reply = skb.is_reply();
+            *replies += i32::from(skb.is_reply());
             skb.consume_sent();
         }
         if let Err(e) = added {
             run.used_failed = true;
             return Err(e.into());
         }
-        Ok(Some((piece.len, reply)))
+        Ok(Some(piece.len))
     }
 }

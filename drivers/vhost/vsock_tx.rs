@@ -4,25 +4,21 @@
 //! `vhost_vsock_handle_tx_kick()`, `vhost_vsock_alloc_skb()`): every chain
 //! the guest made available is a packet for the vsock core.
 
-use core::ops::ControlFlow;
-
 use super::{
+    weighted_loop,
+    Step,
     Vsock,
-    PKT_WEIGHT,
-    TX,
-    WEIGHT, //
+    TX, //
 };
 use crate::{
     guest::Guest,
     handler::{
         get_vq_desc,
-        rearm,
         ChainBufs,
         Run,
         Scratch,
         Stop, //
     },
-    ring::Weight,
     vhost_transport,
     vq::Ring,
     vsock_hdr::{
@@ -46,28 +42,13 @@ impl Vsock {
     /// kicks off, until RX sends them).
     pub(super) fn handle_tx(&self) {
         self.dev.run_queue(TX, |ring, guest, data, run| {
-            let mut weight = Weight::new(PKT_WEIGHT, WEIGHT);
-            loop {
-                let num = i32::from(ring.num());
-                if self.queued_replies.load(Relaxed) >= num {
-                    break;
+            weighted_loop(ring, guest, run, |ring, guest, run| {
+                if self.queued_replies.load(Relaxed) >= i32::from(ring.num()) {
+                    return Ok(Step::Done);
                 }
-                if !weight.next() {
-                    run.requeue = true;
-                    break;
-                }
-                match self.take_packet(ring, guest, &mut data.buf, run) {
-                    Ok(Some(bytes)) => weight.add_bytes(bytes),
-                    Ok(None) => match rearm(ring, guest, run) {
-                        ControlFlow::Continue(()) => continue,
-                        ControlFlow::Break(()) => break,
-                    },
-                    Err(stop) => {
-                        run.fail(stop);
-                        break;
-                    }
-                }
-            }
+                let bytes = self.take_packet(ring, guest, &mut data.buf, run)?;
+                Ok(bytes.map_or(Step::Empty, Step::Moved))
+            });
         });
     }
 
@@ -120,10 +101,6 @@ impl Vsock {
         iter.read(&mut raw).map_err(|_| TxError::Fault)?;
         let hdr = Hdr::from_bytes(&raw);
         let payload = vsock_hdr::tx_payload_len(&hdr, chain.len)?;
-        let mut skb = Skb::alloc(&raw, payload).map_err(|_| TxError::Fault)?;
-        if payload != 0 {
-            skb.fill(&mut iter, payload).map_err(|_| TxError::Fault)?;
-        }
-        Ok(skb)
+        Skb::alloc_from(&raw, &mut iter, payload).map_err(|_| TxError::Fault)
     }
 }

@@ -41,16 +41,34 @@ pub(crate) struct Skb {
 unsafe impl Send for Skb {}
 
 impl Skb {
-    /// A packet for the vsock core: room for the header and `payload`
-    /// bytes (`virtio_vsock_alloc_skb()`), the header written, no payload
-    /// yet (see [`Skb::fill`]).
-    pub(crate) fn alloc(hdr: &[u8; HDR_SIZE], payload: usize) -> Result<Self> {
+    /// A packet for the vsock core (`virtio_vsock_alloc_skb()`): the header
+    /// `hdr` and `payload` bytes read from `iter`, in a buffer made for
+    /// exactly them.
+    pub(crate) fn alloc_from(
+        hdr: &[u8; HDR_SIZE],
+        iter: &mut IovIter<'_>,
+        payload: usize,
+    ) -> Result<Self> {
+        let len = i32::try_from(payload).map_err(|_| EINVAL)?;
         let size = u32::try_from(HDR_SIZE + payload).map_err(|_| EINVAL)?;
         // SAFETY: Allocates a new buffer, or returns null; may sleep (process context).
         let ptr = NonNull::new(unsafe { rb::rvhost_vsock_alloc_skb(size) }).ok_or(ENOMEM)?;
         // INVARIANT: A new transport buffer, which we own.
         let mut skb = Self { ptr };
         skb.set_hdr(hdr);
+        if len != 0 {
+            // SAFETY: The buffer is ours and empty, made with room for
+            // `payload` bytes after the header.
+            unsafe { rb::rvhost_vsock_skb_put(skb.as_ptr(), len as u32) };
+            // SAFETY: The buffer holds `payload` bytes from offset 0; `iter`
+            // is valid.
+            let r = unsafe {
+                bindings::skb_copy_datagram_from_iter(skb.as_ptr(), 0, iter.as_raw(), len)
+            };
+            if r != 0 {
+                return Err(EFAULT);
+            }
+        }
         Ok(skb)
     }
 
@@ -133,22 +151,6 @@ impl Skb {
     pub(crate) fn deliver_tap(&self) {
         // SAFETY: The buffer is valid; the tap copies what it needs.
         unsafe { rb::virtio_transport_deliver_tap_pkt(self.as_ptr()) };
-    }
-
-    /// Appends `len` payload bytes from `iter` to a packet from [`Skb::alloc`]
-    /// made for them.
-    pub(crate) fn fill(&mut self, iter: &mut IovIter<'_>, len: usize) -> Result {
-        let n = u32::try_from(len).map_err(|_| EINVAL)?;
-        // SAFETY: The buffer is ours and empty; `alloc()` made room for the payload.
-        unsafe { rb::rvhost_vsock_skb_put(self.as_ptr(), n) };
-        // SAFETY: The buffer holds `len` bytes of payload from offset 0; `iter` is valid.
-        let r = unsafe {
-            bindings::skb_copy_datagram_from_iter(self.as_ptr(), 0, iter.as_raw(), len as i32)
-        };
-        if r != 0 {
-            return Err(EFAULT);
-        }
-        Ok(())
     }
 
     /// Copies `len` payload bytes from `offset` into `iter`.

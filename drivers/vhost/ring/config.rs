@@ -179,10 +179,21 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
             }
         } else {
             self.write_used_flags(guest)?;
-            self.used_idx = self.read_used_idx(guest)?;
+            self.used_idx = self.read_used_idx(guest).map_err(|e| match e {
+                Error::Translation { addr, fault } => Error::UsedIdx { addr, fault },
+                e => e,
+            })?;
         }
         self.ready = true;
         Ok(())
+    }
+
+    /// Undoes [`Vring::stop`] for a backend that stays (its replacement
+    /// failed to start; C never stopped it): the ring runs on from where
+    /// it stopped, the guest's memory not touched again. Only right with
+    /// no configuration change since the stop.
+    pub fn resume(&mut self) {
+        self.ready = true;
     }
 
     /// The backend is going away: publishes what was used, then drops the

@@ -23,6 +23,15 @@ pub enum Error {
         /// What the memory said.
         fault: Fault,
     },
+    /// The used index could not be read when the ring started: the one
+    /// start failure `vhost_vq_init_access()` reports as the guest's
+    /// (`vq_err()`), where the others only fail the ioctl.
+    UsedIdx {
+        /// Guest address of the used index.
+        addr: u64,
+        /// What the memory said.
+        fault: Fault,
+    },
     /// The avail index moved by more than the ring size, or backwards.
     AvailIdxJump {
         /// Index the device has consumed up to.
@@ -136,6 +145,9 @@ impl fmt::Display for Error {
                     "Translation failure ({:?}) at guest address {:#x}",
                     fault, addr
                 )
+            }
+            Self::UsedIdx { addr, fault } => {
+                write!(f, "Can't access used idx ({:?}) at {:#x}", fault, addr)
             }
             Self::AvailIdxJump { last, idx } => {
                 write!(f, "Invalid available index change from {} to {}", last, idx)

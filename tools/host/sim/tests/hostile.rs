@@ -7,6 +7,8 @@
 use rvhost_ring::{
     Error,
     Fault,
+    GuestMemory,
+    Space,
     VIRTIO_RING_F_INDIRECT_DESC, //
 };
 use rvhost_sim::{
@@ -590,4 +592,69 @@ fn bad_config() {
     // Packed rings may have any size.
     dev.set_features(1 << rvhost_ring::VIRTIO_F_RING_PACKED);
     assert_eq!(dev.set_num(12), Ok(()));
+}
+
+/// `mem` with one address that cannot be read, as a used ring behind an
+/// IOTLB entry that only permits writes would be.
+struct NoRead<'a> {
+    mem: &'a TestMem,
+    addr: u64,
+}
+
+impl GuestMemory for NoRead<'_> {
+    fn read(&self, space: Space, addr: u64, buf: &mut [u8]) -> Result<(), Fault> {
+        if (addr..addr + buf.len() as u64).contains(&self.addr) {
+            return Err(Fault::Unmapped);
+        }
+        self.mem.read(space, addr, buf)
+    }
+
+    fn write(&self, space: Space, addr: u64, buf: &[u8]) -> Result<(), Fault> {
+        self.mem.write(space, addr, buf)
+    }
+
+    fn rmb(&self) {
+        self.mem.rmb()
+    }
+
+    fn wmb(&self) {
+        self.mem.wmb()
+    }
+
+    fn mb(&self) {
+        self.mem.mb()
+    }
+}
+
+/// `vhost_vq_init_access()` reports only an unreadable used index as the
+/// guest's error (`vq_err()`); the kernel side tells them apart by
+/// [`Error::UsedIdx`].
+#[test]
+fn start_tells_unreadable_used_idx() {
+    let mem = TestMem::new(8 << 20, false);
+    let (d, _) = SplitDriver::new(&mem, 0x1000, NUM, 0);
+    let (_, _, used) = d.addrs();
+    let mut dev = configure(&mem, &d, 64, 64).unwrap();
+    let idx = NoRead {
+        mem: &mem,
+        addr: used + 2,
+    };
+    assert_eq!(
+        dev.start(&idx),
+        Err(Error::UsedIdx {
+            addr: used + 2,
+            fault: Fault::Unmapped
+        })
+    );
+    // Used flags that cannot be written come first, and are no such error.
+    mem.unmap(used);
+    assert_eq!(
+        dev.start(&mem),
+        Err(Error::Translation {
+            addr: used,
+            fault: Fault::Unmapped
+        })
+    );
+    mem.remap(used);
+    dev.start(&mem).unwrap();
 }

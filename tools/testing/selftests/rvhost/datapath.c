@@ -45,21 +45,6 @@ static void post_bufs(struct vdev *d, int vq, int n, uint16_t flags,
 	avail->idx += n;
 }
 
-static uint16_t used_idx(struct vdev *d, int vq)
-{
-	return __atomic_load_n(&vq_used(d, vq)->idx, __ATOMIC_ACQUIRE);
-}
-
-/* Wait up to timeout_ms for the used index to reach n. */
-static bool wait_used(struct vdev *d, int vq, uint16_t n, int timeout_ms)
-{
-	while (used_idx(d, vq) != n && timeout_ms > 0) {
-		usleep(5000);
-		timeout_ms -= 5;
-	}
-	return used_idx(d, vq) == n;
-}
-
 struct dp {
 	int kick[VDEV_NVQS], call[VDEV_NVQS], err[VDEV_NVQS];
 };
@@ -114,7 +99,7 @@ TEST_F(vsock_dp, tx_buffer_used_and_signalled)
 	ASSERT_EQ(0, eventfd_take(e.call[TX_VQ]));
 	eventfd_kick(e.kick[TX_VQ]);
 	ASSERT_TRUE(wait_readable(e.call[TX_VQ], 5000));
-	ASSERT_TRUE(wait_used(&self->d, TX_VQ, 1, 1000));
+	ASSERT_TRUE(vdev_wait_used(&self->d, TX_VQ, 1, 1000));
 	ASSERT_EQ(0, vq_used(&self->d, TX_VQ)->ring[0].id);
 	ASSERT_EQ(0, vq_used(&self->d, TX_VQ)->ring[0].len);
 	ASSERT_EQ(0, eventfd_take(e.err[TX_VQ]));
@@ -129,7 +114,7 @@ static bool tx_one(struct vdev *d, struct dp *e, uint16_t n)
 	vsock_hdr(buf_ptr(d, TX_VQ, 0), 99999, 2, VIRTIO_VSOCK_OP_RST);
 	post_bufs(d, TX_VQ, 1, 0, sizeof(struct virtio_vsock_hdr));
 	eventfd_kick(e->kick[TX_VQ]);
-	if (!wait_used(d, TX_VQ, n, 5000))
+	if (!vdev_wait_used(d, TX_VQ, n, 5000))
 		return false;
 	vdev_flush(d);
 	return true;
@@ -180,7 +165,7 @@ TEST_F(vsock_dp, tx_starts_at_vring_base)
 	post_bufs(&self->d, TX_VQ, 1, 0, sizeof(struct virtio_vsock_hdr));
 	eventfd_kick(e.kick[TX_VQ]);
 	ASSERT_TRUE(wait_readable(e.call[TX_VQ], 5000));
-	ASSERT_TRUE(wait_used(&self->d, TX_VQ, 6, 1000));
+	ASSERT_TRUE(vdev_wait_used(&self->d, TX_VQ, 6, 1000));
 	ASSERT_EQ(0, vq_used(&self->d, TX_VQ)->ring[5].id);
 	ASSERT_ERRNO(0, vsock_set_running(self->d.fd, 0));
 	ASSERT_EQ(6, get_base(self->d.fd, TX_VQ));
@@ -200,13 +185,13 @@ TEST_F(vsock_dp, tx_descriptor_outside_mem_table)
 	eventfd_kick(e.kick[TX_VQ]);
 	ASSERT_TRUE(wait_readable(e.err[TX_VQ], 5000));
 	vdev_flush(&self->d);
-	ASSERT_EQ(0, used_idx(&self->d, TX_VQ));
+	ASSERT_EQ(0, vdev_used_idx(&self->d, TX_VQ));
 	ASSERT_EQ(0, eventfd_take(e.call[TX_VQ]));
 	/* the table maps it now: the next kick gets through */
 	ASSERT_ERRNO(0, vdev_set_mem(&self->d));
 	eventfd_kick(e.kick[TX_VQ]);
 	ASSERT_TRUE(wait_readable(e.call[TX_VQ], 5000));
-	ASSERT_TRUE(wait_used(&self->d, TX_VQ, 1, 1000));
+	ASSERT_TRUE(vdev_wait_used(&self->d, TX_VQ, 1, 1000));
 }
 
 /* A host connect() to the guest's CID lands in the RX ring as a REQUEST. */
@@ -229,7 +214,7 @@ TEST_F(vsock_dp, rx_connect_request)
 	ASSERT_EQ(-1, connect(s, (struct sockaddr *)&addr, sizeof(addr)));
 	ASSERT_EQ(EINPROGRESS, errno);
 	ASSERT_TRUE(wait_readable(e.call[RX_VQ], 5000));
-	ASSERT_TRUE(wait_used(&self->d, RX_VQ, 1, 1000));
+	ASSERT_TRUE(vdev_wait_used(&self->d, RX_VQ, 1, 1000));
 	ASSERT_EQ(0, vq_used(&self->d, RX_VQ)->ring[0].id);
 	ASSERT_EQ(sizeof(h), vq_used(&self->d, RX_VQ)->ring[0].len);
 	memcpy(&h, buf_ptr(&self->d, RX_VQ, 0), sizeof(h));
@@ -312,7 +297,7 @@ TEST_F(net_dp, tx_frame_reaches_tap)
 	post_bufs(&self->d, TX_VQ, 1, 0, sizeof(struct virtio_net_hdr) + FRAME_LEN);
 	eventfd_kick(e.kick[TX_VQ]);
 	ASSERT_TRUE(wait_readable(e.call[TX_VQ], 5000));
-	ASSERT_TRUE(wait_used(&self->d, TX_VQ, 1, 1000));
+	ASSERT_TRUE(vdev_wait_used(&self->d, TX_VQ, 1, 1000));
 	ASSERT_EQ(0, vq_used(&self->d, TX_VQ)->ring[0].id);
 	ASSERT_TRUE(wait_readable(t.pkt, 5000));
 	n = recv(t.pkt, got, sizeof(got), 0);
@@ -348,16 +333,16 @@ TEST_F(net_dp, rx_frame_from_tap)
 	ASSERT_EQ(FRAME_LEN, sendto(t.pkt, frame, FRAME_LEN, 0,
 				    (struct sockaddr *)&sll, sizeof(sll)));
 	ASSERT_TRUE(wait_readable(e.call[RX_VQ], 5000));
-	ASSERT_TRUE(used_idx(&self->d, RX_VQ) >= 1);
+	ASSERT_TRUE(vdev_used_idx(&self->d, RX_VQ) >= 1);
 	/* other traffic may come first: find ours */
-	for (i = 0; i < used_idx(&self->d, RX_VQ); i++) {
+	for (i = 0; i < vdev_used_idx(&self->d, RX_VQ); i++) {
 		u = &vq_used(&self->d, RX_VQ)->ring[i];
 		b = buf_ptr(&self->d, RX_VQ, u->id);
 		if (u->len == hlen + FRAME_LEN &&
 		    !memcmp(b + hlen, frame, FRAME_LEN))
 			break;
 	}
-	ASSERT_GT(used_idx(&self->d, RX_VQ), i) TH_LOG("frame not received");
+	ASSERT_GT(vdev_used_idx(&self->d, RX_VQ), i) TH_LOG("frame not received");
 	for (size_t j = 0; j < hlen; j++) {
 		ASSERT_EQ(0, b[j]) TH_LOG("header byte %zu", j);
 	}
@@ -382,7 +367,7 @@ TEST_F(net_dp, tx_descriptor_outside_mem_table)
 	eventfd_kick(e.kick[TX_VQ]);
 	ASSERT_TRUE(wait_readable(e.err[TX_VQ], 5000));
 	vdev_flush(&self->d);
-	ASSERT_EQ(0, used_idx(&self->d, TX_VQ));
+	ASSERT_EQ(0, vdev_used_idx(&self->d, TX_VQ));
 }
 
 TEST_HARNESS_MAIN

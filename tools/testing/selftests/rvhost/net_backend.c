@@ -230,6 +230,81 @@ TEST_F(net_backend, used_ring_must_be_writable)
 	ASSERT_ERRNO(0, net_set_backend(self->d.fd, 0, s));
 }
 
+/*
+ * vhost_vq_init_access() failing to write the used ring's flags is no
+ * vq_err(): EFAULT, and nothing on the error eventfd (only a failed read
+ * of the used index, after the write, signals it). Nothing is bound.
+ */
+TEST_F(net_backend, used_ring_fault_not_signalled)
+{
+	const int prot[] = { PROT_READ, PROT_NONE };
+	int s = packet_socket(), err[VDEV_NVQS], vq;
+	size_t p;
+
+	ASSERT_LE(0, s);
+	vdev_ready(_metadata, &self->d);
+	for (vq = 0; vq < VDEV_NVQS; vq++) {
+		err[vq] = new_eventfd();
+		ASSERT_LE(0, err[vq]);
+		ASSERT_ERRNO(0, vdev_set_files(&self->d, vq, -1, -1, err[vq]));
+	}
+	for (vq = 0; vq < VDEV_NVQS; vq++) {
+		for (p = 0; p < ARRAY_SIZE(prot); p++) {
+			ASSERT_EQ(0, mprotect(vq_used(&self->d, vq), 4096, prot[p]));
+			ASSERT_ERRNO(EFAULT, net_set_backend(self->d.fd, vq, s));
+			ASSERT_EQ(0, mprotect(vq_used(&self->d, vq), 4096,
+					      PROT_READ | PROT_WRITE));
+			vdev_flush(&self->d);
+			ASSERT_EQ(0, eventfd_take(err[vq]))
+				TH_LOG("vq %d's used ring %s: error eventfd signalled",
+				       vq, prot[p] ? "read-only" : "inaccessible");
+			ASSERT_ERRNO(0, set_base(self->d.fd, vq, 0));
+		}
+	}
+	ASSERT_ERRNO(0, net_set_backend(self->d.fd, 0, s));
+	ASSERT_ERRNO(0, net_set_backend(self->d.fd, 1, s));
+	vdev_flush(&self->d);
+	ASSERT_EQ(0, eventfd_take(err[0]));
+	ASSERT_EQ(0, eventfd_take(err[1]));
+	for (vq = 0; vq < VDEV_NVQS; vq++)
+		close(err[vq]);
+}
+
+/*
+ * A replacement that fails in vhost_vq_init_access() puts the old backend
+ * back with its ring as it was, running: C never stopped it. Shown on RX
+ * with a packet socket that receives nothing (protocol 0): nothing runs
+ * until a kick, whose handler turns notifications off in the used ring's
+ * flags. No vq_err() on the way.
+ */
+TEST_F(net_backend, failed_replace_keeps_ring_running)
+{
+	struct vring_used *used = vq_used(&self->d, 0);
+	int s = packet_socket(), s2 = packet_socket();
+	int kick = new_eventfd(), err = new_eventfd();
+
+	ASSERT_LE(0, s);
+	ASSERT_LE(0, s2);
+	ASSERT_LE(0, kick);
+	ASSERT_LE(0, err);
+	vdev_ready(_metadata, &self->d);
+	ASSERT_ERRNO(0, vdev_set_files(&self->d, 0, kick, -1, err));
+	ASSERT_ERRNO(0, net_set_backend(self->d.fd, 0, s));
+	ASSERT_EQ(0, mprotect(used, 4096, PROT_READ));
+	ASSERT_ERRNO(EFAULT, net_set_backend(self->d.fd, 0, s2));
+	ASSERT_EQ(0, mprotect(used, 4096, PROT_READ | PROT_WRITE));
+	ASSERT_ERRNO(EBUSY, set_num(self->d.fd, 0, 16));
+	vdev_flush(&self->d);
+	ASSERT_EQ(0, used->flags);
+	eventfd_kick(kick);
+	vdev_flush(&self->d);
+	ASSERT_EQ(VRING_USED_F_NO_NOTIFY, used->flags)
+		TH_LOG("the old backend's ring does not run");
+	ASSERT_EQ(0, eventfd_take(err));
+	close(kick);
+	close(err);
+}
+
 /* Ring addresses never set: the used ring is at NULL. */
 TEST_F(net_backend, rings_not_set_efault)
 {

@@ -577,6 +577,13 @@ bool vdev_ring_wait_used(const struct vdev_ring *r, uint16_t n, int timeout_ms)
 	return vdev_ring_used_idx(r) == n;
 }
 
+bool vdev_wait_used(struct vdev *d, int vq, uint16_t n, int timeout_ms)
+{
+	struct vdev_ring r = vdev_ring_of(d, vq);
+
+	return vdev_ring_wait_used(&r, n, timeout_ms);
+}
+
 /*
  * Write a TX buffer in slot `slot` that a started device takes and uses
  * with length 0, and return its guest address (its length in *len):

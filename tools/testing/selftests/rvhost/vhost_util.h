@@ -407,6 +407,14 @@ static inline uint16_t vdev_ring_used_idx(const struct vdev_ring *r)
 /* Wait up to timeout_ms for the used index to be n. */
 bool vdev_ring_wait_used(const struct vdev_ring *r, uint16_t n, int timeout_ms);
 
+/* The same for virtqueue vq's rings as vdev_set_addr() sets them. */
+static inline uint16_t vdev_used_idx(struct vdev *d, int vq)
+{
+	return __atomic_load_n(&vq_used(d, vq)->idx, __ATOMIC_ACQUIRE);
+}
+
+bool vdev_wait_used(struct vdev *d, int vq, uint16_t n, int timeout_ms);
+
 /* Post a TX buffer (slot `slot`) at descriptor head on r; no kick. */
 void vdev_tx_post(struct vdev *d, struct vdev_ring *r, uint16_t head,
 		  unsigned int slot);

@@ -296,6 +296,62 @@ TEST_F(vsock_cid, failed_start_stops_all)
 }
 
 /*
+ * Starting a virtqueue writes its used ring's flags, then reads its index
+ * (vhost_vq_init_access()); only a failed read is a vq_err(). A used ring
+ * that cannot be written (read-only, or no access) fails the start with
+ * EFAULT and nothing on either error eventfd, and neither virtqueue runs.
+ * Writable again, the device starts, and both virtqueues work.
+ */
+TEST_F(vsock_cid, start_used_ring_fault_not_signalled)
+{
+	const int prot[] = { PROT_READ, PROT_NONE };
+	struct vdev_ring r = vdev_ring_of(&self->d, VDEV_TX_VQ);
+	unsigned int cid = test_cid(0);
+	int err[VDEV_NVQS], kick = new_eventfd(), vq, other;
+	size_t p;
+
+	ASSERT_LE(0, kick);
+	vdev_ready(_metadata, &self->d);
+	ASSERT_ERRNO(0, vsock_set_cid(self->d.fd, cid));
+	for (vq = 0; vq < VDEV_NVQS; vq++) {
+		err[vq] = new_eventfd();
+		ASSERT_LE(0, err[vq]);
+		ASSERT_ERRNO(0, vdev_set_files(&self->d, vq,
+					       vq == VDEV_TX_VQ ? kick : -1,
+					       -1, err[vq]));
+	}
+	for (vq = 0; vq < VDEV_NVQS; vq++) {
+		for (p = 0; p < ARRAY_SIZE(prot); p++) {
+			ASSERT_EQ(0, mprotect(vq_used(&self->d, vq), 4096, prot[p]));
+			ASSERT_ERRNO(EFAULT, vsock_set_running(self->d.fd, 1));
+			ASSERT_EQ(0, mprotect(vq_used(&self->d, vq), 4096,
+					      PROT_READ | PROT_WRITE));
+			vdev_flush(&self->d);
+			for (other = 0; other < VDEV_NVQS; other++) {
+				ASSERT_EQ(0, eventfd_take(err[other]))
+					TH_LOG("vq %d's used ring %s: error eventfd of vq %d signalled",
+					       vq, prot[p] ? "read-only" : "inaccessible",
+					       other);
+			}
+			ASSERT_ERRNO(EHOSTUNREACH, connect_errno(cid));
+			ASSERT_ERRNO(0, set_base(self->d.fd, 0, 0));
+			ASSERT_ERRNO(0, set_base(self->d.fd, 1, 0));
+		}
+	}
+	ASSERT_ERRNO(0, vsock_set_running(self->d.fd, 1));
+	ASSERT_ERRNO(EINPROGRESS, connect_errno(cid));
+	/* TX takes a packet (not from the guest's CID: dropped, used). */
+	vdev_tx_post(&self->d, &r, 0, 0);
+	eventfd_kick(kick);
+	ASSERT_TRUE(vdev_ring_wait_used(&r, 1, 5000));
+	ASSERT_EQ(0, eventfd_take(err[0]));
+	ASSERT_EQ(0, eventfd_take(err[1]));
+	for (vq = 0; vq < VDEV_NVQS; vq++)
+		close(err[vq]);
+	close(kick);
+}
+
+/*
  * VIRTIO_VSOCK_F_SEQPACKET: without it the host's SOCK_SEQPACKET sockets
  * cannot reach the guest (ESOCKTNOSUPPORT from the transport assignment).
  */

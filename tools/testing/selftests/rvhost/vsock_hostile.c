@@ -81,25 +81,11 @@ static void publish(struct vdev *d, uint16_t avail_idx, int vq)
 	__atomic_store_n(&vq_avail(d, vq)->idx, avail_idx, __ATOMIC_RELEASE);
 }
 
-static uint16_t used_idx(struct vdev *d, int vq)
-{
-	return __atomic_load_n(&vq_used(d, vq)->idx, __ATOMIC_ACQUIRE);
-}
-
-static bool wait_used(struct vdev *d, int vq, uint16_t n, int timeout_ms)
-{
-	while (used_idx(d, vq) != n && timeout_ms > 0) {
-		usleep(2000);
-		timeout_ms -= 2;
-	}
-	return used_idx(d, vq) == n;
-}
-
 /* Whether a used entry of vq names descriptor slot id (with length len). */
 static bool used_has(struct vdev *d, int vq, uint16_t id, uint32_t *len)
 {
 	struct vring_used *u = vq_used(d, vq);
-	uint16_t i, n = used_idx(d, vq);
+	uint16_t i, n = vdev_used_idx(d, vq);
 
 	for (i = 0; i < n && i < VDEV_NUM; i++)
 		if (u->ring[i].id == id) {
@@ -216,7 +202,7 @@ TEST_F(vsock_hostile, tx_malformed_buffers_returned)
 	post(&self->d, a, TX_VQ, BIG_OFF, BIG_LEN + 1, 0);
 	publish(&self->d, *a, TX_VQ);
 	eventfd_kick(self->kick[TX_VQ]);
-	ASSERT_TRUE(wait_used(&self->d, TX_VQ, 4, 5000));
+	ASSERT_TRUE(vdev_wait_used(&self->d, TX_VQ, 4, 5000));
 	for (i = 0; i < 4; i++) {
 		ASSERT_TRUE(used_has(&self->d, TX_VQ, i, &len));
 		ASSERT_EQ(0, len);
@@ -246,7 +232,7 @@ TEST_F(vsock_hostile, tx_misaddressed_dropped)
 	post(&self->d, a, TX_VQ, tx_slot(2), HDR, 0);
 	publish(&self->d, *a, TX_VQ);
 	eventfd_kick(self->kick[TX_VQ]);
-	ASSERT_TRUE(wait_used(&self->d, TX_VQ, 3, 5000));
+	ASSERT_TRUE(vdev_wait_used(&self->d, TX_VQ, 3, 5000));
 	vdev_flush(&self->d);
 	ASSERT_EQ(-1, accept(l, NULL, NULL));
 	ASSERT_EQ(EAGAIN, errno);
@@ -280,7 +266,7 @@ TEST_F(vsock_hostile, tx_unknown_type_and_op_reset)
 	post(&self->d, a, TX_VQ, tx_slot(0), HDR, 0);
 	publish(&self->d, *a, TX_VQ);
 	eventfd_kick(self->kick[TX_VQ]);
-	ASSERT_TRUE(wait_used(&self->d, RX_VQ, 1, 5000));
+	ASSERT_TRUE(vdev_wait_used(&self->d, RX_VQ, 1, 5000));
 	memcpy(&h, self->d.mem + rx_slot(0), sizeof(h));
 	ASSERT_EQ(VIRTIO_VSOCK_OP_RST, h.op);
 	ASSERT_EQ(self->cid, h.dst_cid);
@@ -291,10 +277,10 @@ TEST_F(vsock_hostile, tx_unknown_type_and_op_reset)
 	post(&self->d, a, TX_VQ, tx_slot(1), HDR, 0);
 	publish(&self->d, *a, TX_VQ);
 	eventfd_kick(self->kick[TX_VQ]);
-	ASSERT_TRUE(wait_used(&self->d, RX_VQ, 2, 5000));
+	ASSERT_TRUE(vdev_wait_used(&self->d, RX_VQ, 2, 5000));
 	memcpy(&h, self->d.mem + rx_slot(1), sizeof(h));
 	ASSERT_EQ(VIRTIO_VSOCK_OP_RST, h.op);
-	ASSERT_TRUE(wait_used(&self->d, TX_VQ, 2, 1000));
+	ASSERT_TRUE(vdev_wait_used(&self->d, TX_VQ, 2, 1000));
 	ASSERT_EQ(0, eventfd_take(self->err[TX_VQ]));
 }
 
@@ -316,7 +302,7 @@ TEST_F(vsock_hostile, replies_bounded_without_rx_buffers)
 	}
 	publish(&self->d, *a, TX_VQ);
 	eventfd_kick(self->kick[TX_VQ]);
-	ASSERT_TRUE(wait_used(&self->d, TX_VQ, VDEV_NUM, 10000));
+	ASSERT_TRUE(vdev_wait_used(&self->d, TX_VQ, VDEV_NUM, 10000));
 	/* As many again: none is taken while the replies wait. */
 	for (i = 0; i < VDEV_NUM; i++)
 		post(&self->d, a, TX_VQ, tx_slot(i % 64), HDR, 0);
@@ -324,16 +310,153 @@ TEST_F(vsock_hostile, replies_bounded_without_rx_buffers)
 	eventfd_kick(self->kick[TX_VQ]);
 	usleep(300 * 1000);
 	vdev_flush(&self->d);
-	ASSERT_EQ(VDEV_NUM, used_idx(&self->d, TX_VQ));
+	ASSERT_EQ(VDEV_NUM, vdev_used_idx(&self->d, TX_VQ));
 	/* A ring of RX buffers: the replies go out, and TX runs again. */
 	for (i = 0; i < VDEV_NUM; i++)
 		post(&self->d, r, RX_VQ, rx_slot(i % 64), HDR, VRING_DESC_F_WRITE);
 	publish(&self->d, *r, RX_VQ);
 	eventfd_kick(self->kick[RX_VQ]);
-	ASSERT_TRUE(wait_used(&self->d, RX_VQ, VDEV_NUM, 10000));
-	ASSERT_TRUE(wait_used(&self->d, TX_VQ, (uint16_t)(2 * VDEV_NUM), 10000))
-		TH_LOG("TX used %u", used_idx(&self->d, TX_VQ));
+	ASSERT_TRUE(vdev_wait_used(&self->d, RX_VQ, VDEV_NUM, 10000));
+	ASSERT_TRUE(vdev_wait_used(&self->d, TX_VQ, (uint16_t)(2 * VDEV_NUM), 10000))
+		TH_LOG("TX used %u", vdev_used_idx(&self->d, TX_VQ));
 	ASSERT_EQ(0, eventfd_take(self->err[TX_VQ]));
+}
+
+/* Make one buffer available on r at its ring slot (head = slot); no publish. */
+static void ring_post(struct vdev_ring *r, uint16_t *avail_idx, uint64_t gpa,
+		      uint32_t len, uint16_t flags)
+{
+	uint16_t slot = *avail_idx % r->num;
+
+	r->desc[slot] = (struct vring_desc){ gpa, len, flags, 0 };
+	r->avail->ring[slot] = slot;
+	(*avail_idx)++;
+}
+
+static void ring_publish(struct vdev_ring *r, uint16_t avail_idx)
+{
+	__atomic_store_n(&r->avail->idx, avail_idx, __ATOMIC_RELEASE);
+}
+
+/*
+ * A host socket connecting to the guest's port: its REQUEST waits in the
+ * device's queue for an RX buffer, and is no reply. It waits 5 s (not the
+ * default 2 s, after which the core cancels its packet; not longer: until
+ * then the socket holds the transport's module, which run_both.sh unloads
+ * after the test).
+ */
+static int host_connect(unsigned int cid, unsigned int port)
+{
+	struct sockaddr_vm a = {
+		.svm_family = AF_VSOCK, .svm_cid = cid, .svm_port = port,
+	};
+	struct timeval tv = { .tv_sec = 5 };
+	int s = socket(AF_VSOCK, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (s < 0)
+		return -1;
+	if (setsockopt(s, AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT, &tv,
+		       sizeof(tv)) ||
+	    !connect(s, (struct sockaddr *)&a, sizeof(a)) ||
+	    errno != EINPROGRESS) {
+		close(s);
+		return -1;
+	}
+	return s;
+}
+
+#define NOBODY_PORT	5999	/* a host port nobody listens on */
+#define HOST_REQS	64
+#define RX_NUM		128
+
+/*
+ * A reply the device put into an RX buffer is sent, even if its used entry
+ * cannot be written: C's vhost_transport_do_send_pkt() ignores what
+ * vhost_add_used() returns (which is vq_err() and -EFAULT), and takes the
+ * reply off queued_replies. Were it still counted, TX would stop for good
+ * once as many were lost so as the TX ring has entries.
+ *
+ * A TX ring of 1: one reply waiting stops TX. The RX used ring starts 4
+ * bytes before a page: its flags and index stay writable, its entries are
+ * on a page made read-only. 64 host REQUESTs (no replies), then the RST
+ * that answers a guest REQUEST to a port nobody listens on (a reply), wait
+ * for RX buffers; 65 come with one kick and each used entry fails (C goes
+ * on after each; rvhost keeps up to 64 used entries before it writes them,
+ * so the 65th packet, the reply, is the one whose add_used fails). With
+ * the page writable again, a guest REQUEST to a listener goes through: the
+ * host accepts, the guest gets the RESPONSE.
+ */
+TEST_F(vsock_hostile, reply_counted_when_used_write_fails)
+{
+	struct vdev *d = &self->d;
+	unsigned char *page = d->mem + RX_VQ * VDEV_VQ_STRIDE + 0x3000;
+	struct vdev_ring rx = vdev_ring_of(d, RX_VQ), tx = vdev_ring_of(d, TX_VQ);
+	struct virtio_vsock_hdr h;
+	uint16_t ra = 0, ta = 0;
+	int host[HOST_REQS], l, c, i;
+
+	rx.used = (struct vring_used *)(page - 4);
+	rx.num = RX_NUM;
+	tx.num = 1;
+	ASSERT_ERRNO(0, vsock_set_running(d->fd, 0));
+	ASSERT_ERRNO(0, set_num(d->fd, RX_VQ, rx.num));
+	ASSERT_ERRNO(0, set_num(d->fd, TX_VQ, tx.num));
+	ASSERT_ERRNO(0, vdev_ring_set_addr(d, RX_VQ, &rx));
+	ASSERT_ERRNO(0, vsock_set_running(d->fd, 1));
+	l = listener(SOCK_STREAM);
+	ASSERT_LE(0, l);
+	for (i = 0; i < HOST_REQS; i++) {
+		host[i] = host_connect(self->cid, 6000 + i);
+		ASSERT_LE(0, host[i]) TH_LOG("connect: %s", strerror(errno));
+	}
+	/* The RST, after them. */
+	hdr_at(d, tx_slot(0), self->cid, 2, VIRTIO_VSOCK_TYPE_STREAM,
+	       VIRTIO_VSOCK_OP_REQUEST, 0);
+	((struct virtio_vsock_hdr *)(d->mem + tx_slot(0)))->dst_port = NOBODY_PORT;
+	ring_post(&tx, &ta, tx_slot(0), HDR, 0);
+	ring_publish(&tx, ta);
+	eventfd_kick(self->kick[TX_VQ]);
+	ASSERT_TRUE(vdev_ring_wait_used(&tx, 1, 5000));
+	vdev_flush(d);
+	ASSERT_EQ(0, vdev_ring_used_idx(&rx));
+	/* 65 RX buffers, none of whose used entries can be written. */
+	ASSERT_EQ(0, mprotect(page, 4096, PROT_READ));
+	for (i = 0; i < HOST_REQS + 1; i++)
+		ring_post(&rx, &ra, rx_slot(i), RX_SLOT, VRING_DESC_F_WRITE);
+	ring_publish(&rx, ra);
+	eventfd_kick(self->kick[RX_VQ]);
+	ASSERT_TRUE(wait_readable(self->err[RX_VQ], 5000));
+	vdev_flush(d);
+	ASSERT_EQ(0, vdev_ring_used_idx(&rx));
+	/* All 65 went into their buffers, the reply last. */
+	memcpy(&h, d->mem + rx_slot(0), sizeof(h));
+	ASSERT_EQ(VIRTIO_VSOCK_OP_REQUEST, h.op);
+	memcpy(&h, d->mem + rx_slot(HOST_REQS), sizeof(h));
+	ASSERT_EQ(VIRTIO_VSOCK_OP_RST, h.op);
+	ASSERT_EQ(NOBODY_PORT, h.src_port);
+	ASSERT_EQ(0, mprotect(page, 4096, PROT_READ | PROT_WRITE));
+	/* A buffer for the RESPONSE, and the guest connects. */
+	ring_post(&rx, &ra, rx_slot(HOST_REQS + 1), RX_SLOT, VRING_DESC_F_WRITE);
+	ring_publish(&rx, ra);
+	hdr_at(d, tx_slot(1), self->cid, 2, VIRTIO_VSOCK_TYPE_STREAM,
+	       VIRTIO_VSOCK_OP_REQUEST, 0);
+	ring_post(&tx, &ta, tx_slot(1), HDR, 0);
+	ring_publish(&tx, ta);
+	eventfd_kick(self->kick[TX_VQ]);
+	c = accept_within(l, 5000);
+	ASSERT_LE(0, c) TH_LOG("TX stopped: the reply lost with its used entry still counts (TX used %u of 2)",
+			       vdev_ring_used_idx(&tx));
+	ASSERT_TRUE(vdev_ring_wait_used(&rx, 1, 5000));
+	ASSERT_EQ(HOST_REQS + 1, rx.used->ring[0].id);
+	memcpy(&h, d->mem + rx_slot(HOST_REQS + 1), sizeof(h));
+	ASSERT_EQ(VIRTIO_VSOCK_OP_RESPONSE, h.op);
+	ASSERT_EQ(PORT, h.src_port);
+	ASSERT_EQ(GUEST_PORT, h.dst_port);
+	ASSERT_EQ(0, eventfd_take(self->err[TX_VQ]));
+	close(c);
+	close(l);
+	for (i = 0; i < HOST_REQS; i++)
+		close(host[i]);
 }
 
 static long mem_available_kib(void)
@@ -385,8 +508,8 @@ TEST_F(vsock_hostile, tx_packet_sized_from_header)
 		publish(&self->d, *a, TX_VQ);
 		eventfd_kick(self->kick[TX_VQ]);
 		n += batch;
-		ASSERT_TRUE(wait_used(&self->d, TX_VQ, (uint16_t)(n + 1), 10000))
-			TH_LOG("%u of %u packets taken", used_idx(&self->d, TX_VQ) - 1, n);
+		ASSERT_TRUE(vdev_wait_used(&self->d, TX_VQ, (uint16_t)(n + 1), 10000))
+			TH_LOG("%u of %u packets taken", vdev_used_idx(&self->d, TX_VQ) - 1, n);
 	}
 	vdev_flush(&self->d);
 	after = mem_available_kib();
@@ -436,11 +559,11 @@ TEST_F(vsock_hostile, rx_bad_buffer_keeps_packet)
 	ASSERT_EQ(EINPROGRESS, errno);
 	ASSERT_TRUE(wait_readable(self->err[RX_VQ], 5000));
 	vdev_flush(&self->d);
-	ASSERT_EQ(0, used_idx(&self->d, RX_VQ));
+	ASSERT_EQ(0, vdev_used_idx(&self->d, RX_VQ));
 	post(&self->d, r, RX_VQ, rx_slot(1), RX_SLOT, VRING_DESC_F_WRITE);
 	publish(&self->d, *r, RX_VQ);
 	eventfd_kick(self->kick[RX_VQ]);
-	ASSERT_TRUE(wait_used(&self->d, RX_VQ, 1, 5000));
+	ASSERT_TRUE(vdev_wait_used(&self->d, RX_VQ, 1, 5000));
 	ASSERT_EQ(1, vq_used(&self->d, RX_VQ)->ring[0].id);
 	memcpy(&h, self->d.mem + rx_slot(1), sizeof(h));
 	ASSERT_EQ(VIRTIO_VSOCK_OP_REQUEST, h.op);
