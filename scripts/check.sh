@@ -15,7 +15,9 @@
 #      fast;
 #   4. end to end in one boot of the default kernel: a nested guest (QEMU
 #      inside the VM) on /dev/vhost-net pings the VM and moves 16 MiB each
-#      way over TCP, on C and then on rvhost (with the packed ring too).
+#      way over TCP, and runs the kernel's vsock_test with the VM over
+#      /dev/vhost-vsock both ways, on C and then on rvhost (with the packed
+#      ring too).
 #
 # Each part's log is judged by scripts/verdict.py (see
 # Documentation/testing.rst, "How a verdict is reached"); the last two lines
@@ -50,6 +52,9 @@ make -s -C "$kdef" M="$RVHOST_TOP/tools/testing/runner" MO="$RVHOST_TOP/$runner"
 make -s KDIR="$kdef" selftests >/dev/null
 make -s -C tools/testing/vhost_net_test KSRC="$(readlink -f "$kdef/source")" \
 	KHDR="$kdef/rvhost-headers/include" OUTPUT="$RVHOST_TOP/build/vhost_net_test" >/dev/null
+# vsock_test goes into the nested guest's initramfs too.
+make -s -C tools/testing/vsock_test KSRC="$(readlink -f "$kdef/source")" \
+	KHDR="$kdef/rvhost-headers/include" OUTPUT="$RVHOST_TOP/build/vsock_test" >/dev/null
 scripts/mkinitramfs.sh build/nested/initramfs.cpio
 
 # 0. The verdict machinery's own tests, on committed synthetic logs. Their
@@ -112,14 +117,15 @@ runner_test boot-limit 102 --boot-timeout 1 -- true
 
 # 4. End to end: a nested guest, C oracle then rvhost, in one boot of the
 # default kernel (nested TCG under a KASAN kernel would take far longer).
-say "end to end: nested guest over TCP, C oracle then rvhost (default kernel)"
+say "end to end: nested guest over TCP and vsock, C oracle then rvhost (default kernel)"
 e2e=build/vm/check-e2e
 rm -rf "$e2e"
 e2erc=0
 scripts/vm-run.sh --quiet --out "$e2e" --timeout 3000 -- \
 	tools/testing/e2e/run_both.sh --nested || e2erc=$?
-judge tap nested-c "$e2e/e2e-c.tap"
+judge tap nested-c "$e2e/e2e-c.tap" --skip tools/testing/e2e/vsock_test.skip
 judge tap nested-rvhost "$e2e/e2e-rvhost.tap" --xfail tools/testing/e2e/rvhost.xfail \
+	--skip tools/testing/e2e/vsock_test.skip \
 	--peer "$e2e/e2e-c.tap" --only tools/testing/e2e/rvhost.only
 [ "$e2erc" = 0 ] || result "end-to-end VM (exit $e2erc; see $e2e/console.log)" fail
 

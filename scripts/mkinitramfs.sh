@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Build the nested guest's initramfs: busybox-static and
-# scripts/vm/nested-init.sh, packed by the kernel's own gen_init_cpio (so
-# /dev/console exists without root privileges or mknod).
+# Build the nested guest's initramfs: busybox-static,
+# scripts/vm/nested-init.sh and the kernel's vsock_test (statically linked,
+# built by tools/testing/vsock_test first), packed by the kernel's own
+# gen_init_cpio (so /dev/console exists without root privileges or mknod).
 #
 # Usage: scripts/mkinitramfs.sh OUTPUT.cpio
 
@@ -15,6 +16,8 @@ kdir=$(rvhost_kdir default)
 gen=$kdir/usr/gen_init_cpio
 [ -x "$gen" ] || die "no $gen: run scripts/provision.sh"
 [ -x /bin/busybox ] || die "no /bin/busybox: run scripts/provision.sh"
+vsock_test=$RVHOST_TOP/build/vsock_test/vsock_test
+[ -x "$vsock_test" ] || die "no $vsock_test: build tools/testing/vsock_test first"
 mkdir -p "$(dirname "$out")"
 "$gen" /dev/stdin >"$out.tmp" <<SPEC
 dir /dev 0755 0 0
@@ -24,6 +27,7 @@ dir /proc 0755 0 0
 dir /sys 0755 0 0
 dir /tmp 0755 0 0
 file /bin/busybox /bin/busybox 0755 0 0
+file /bin/vsock_test $vsock_test 0755 0 0
 file /init $RVHOST_TOP/scripts/vm/nested-init.sh 0755 0 0
 SPEC
 mv "$out.tmp" "$out"

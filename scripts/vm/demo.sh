@@ -25,5 +25,5 @@ for dev in ("/dev/vhost-net", "/dev/vhost-vsock"):
     os.close(fd)
 PY
 
-step "a nested guest through rvhost's /dev/vhost-net: ping, then 16 MiB each way over TCP"
-scripts/vm/nested.sh ping tcp
+step "a nested guest through rvhost's /dev/vhost-net and /dev/vhost-vsock (CID 3): ping, 16 MiB each way over TCP, then the kernel's vsock_test with this VM as its server"
+scripts/vm/nested.sh --vsock 3 ping tcp vsock_client

@@ -5,13 +5,19 @@
 # come from the kernel command line as rvhost.KEY=VALUE:
 #   rvhost.addr=A/N   address of eth0
 #   rvhost.peer=A     the first VM's tap address, pinged
-#   rvhost.test=T,..  what to do, in order: ping, tcp (see below)
+#   rvhost.test=T,..  what to do, in order: ping, tcp, vsock_client,
+#                     vsock_server (see below)
 #   rvhost.port=P     tcp: the peer serves data on P and takes data on P+1
 #   rvhost.size=N     tcp: bytes each way (a multiple of 64 KiB)
+#   rvhost.vport=P    vsock_*: vsock_test's control port when the VM is the
+#                     server; P+1 when this guest is
 # Every line for scripts/vm/nested.sh starts with "RVHOST-NESTED:"; the
 # result of each test is "RVHOST-NESTED: <test> ok|failed". First come the
 # virtio-net device's negotiated features (one 0/1 character per bit, as in
-# sysfs) and, for tcp, the checksums that nested.sh compares with the peer's.
+# sysfs) and, for tcp, the checksums that nested.sh compares with the peer's;
+# for vsock_*, every line vsock_test prints ("RVHOST-NESTED: <test>| ...",
+# its exit status last as "rvhost-exit N"), which nested.sh matches with
+# the VM's.
 
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
@@ -59,6 +65,32 @@ tcp_test() {
 	rm /tmp/tx
 }
 
+# vsock_client, vsock_server: the kernel's vsock_test (/bin/vsock_test) in
+# that mode, against the one the VM runs (nested.sh), over the vhost-vsock
+# device; its control connection goes over eth0. The VM is CID 2. Not every
+# step of vsock_test has a timeout of its own: 240 s for a run that takes
+# about 30 keeps a stuck test from holding the boot up until QEMU's timeout.
+vsock_test_run() { # vsock_client|vsock_server
+	mode=${1#vsock_}
+	if [ "$mode" = client ]; then
+		ctl="--control-host=$rv_peer --control-port=$rv_vport"
+	else
+		# Every address: the VM connects to eth0's.
+		ctl="--control-host=0.0.0.0 --control-port=$((rv_vport + 1))"
+	fi
+	rm -f /tmp/vsock_test.rc
+	# The blank line ends a test line that a kill cut short.
+	{
+		timeout 240 vsock_test --mode=$mode $ctl --peer-cid=2 2>&1
+		echo $? >/tmp/vsock_test.rc
+		echo
+		echo "rvhost-exit $(cat /tmp/vsock_test.rc)"
+	} | while IFS= read -r line || [ -n "$line" ]; do
+		[ -n "$line" ] && say "$1| $line"
+	done
+	[ "$(cat /tmp/vsock_test.rc 2>/dev/null)" = 0 ]
+}
+
 say "up $(cut -d' ' -f1 /proc/uptime) s, mtu $(cat /sys/class/net/eth0/mtu)"
 for t in $(echo "$rv_test" | tr , ' '); do
 	case "$t" in
@@ -75,6 +107,13 @@ for t in $(echo "$rv_test" | tr , ' '); do
 			say "tcp ok"
 		else
 			say "tcp failed"
+		fi
+		;;
+	vsock_client | vsock_server)
+		if vsock_test_run "$t"; then
+			say "$t ok"
+		else
+			say "$t failed"
 		fi
 		;;
 	*)

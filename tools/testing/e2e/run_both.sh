@@ -2,27 +2,35 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # In the test VM (scripts/vm-run.sh): run end-to-end tests against the C
-# vhost_net, then against rvhost_net, in the same boot. TAP goes to
-# $RVHOST_OUT/e2e-c.tap and $RVHOST_OUT/e2e-rvhost.tap; scripts/check.sh
-# judges the rvhost log against tools/testing/e2e/rvhost.xfail.
+# vhost_net and vhost_vsock, then against rvhost's, in the same boot. TAP
+# goes to $RVHOST_OUT/e2e-c.tap and $RVHOST_OUT/e2e-rvhost.tap;
+# scripts/check.sh judges the rvhost log against
+# tools/testing/e2e/rvhost.xfail.
 #
-# Usage: run_both.sh [--vhost-net-test BINARY] [--nested]
+# Usage: run_both.sh [--vhost-net-test BINARY] [--nested] [--vmtest[=c]]
 #   --vhost-net-test BINARY  the kernel's tools/virtio/vhost_net_test
 #                            (vhost_net_test.sh)
-#   --nested                 a nested guest over TCP (nested_test.sh);
+#   --nested                 a nested guest over TCP and the kernel's
+#                            vsock_test with it both ways (nested_test.sh);
 #                            against rvhost also with the packed ring
+#   --vmtest                 the kernel's own vsock vmtest.sh, its vm_*
+#                            tests (vsock_vmtest.sh), against rvhost only:
+#                            one vng boot costs about N minutes; with
+#                            --vmtest=c against the C vhost_vsock too
 # The exit status is 1 only if switching modules failed: the verdicts are in
 # the TAP logs, framed as tools/testing/lib/tap.sh says.
 
 set -u
 here=$(dirname "$0")
 . "$here/../lib/tap.sh"
-vnt="" nested=0
+vnt="" nested=0 vmtest=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--vhost-net-test) vnt=$2; shift ;;
 	--nested) nested=1 ;;
-	*) echo "usage: $0 [--vhost-net-test BINARY] [--nested]" >&2; exit 2 ;;
+	--vmtest) vmtest="rvhost" ;;
+	--vmtest=c) vmtest="c rvhost" ;;
+	*) echo "usage: $0 [--vhost-net-test BINARY] [--nested] [--vmtest[=c]]" >&2; exit 2 ;;
 	esac
 	shift
 done
@@ -47,7 +55,11 @@ for impl in c rvhost; do
 			# The C vhost_net has no packed ring (see nested_test.sh).
 			[ $impl = rvhost ] && packed=(--packed)
 			tap_declare nested
-			tap_run nested "$here/nested_test.sh" "${packed[@]}"
+			tap_run nested "$here/nested_test.sh" --vsock "${packed[@]}"
+		fi
+		if [[ " $vmtest " == *" $impl "* ]]; then
+			tap_declare vmtest
+			tap_run vmtest "$here/vsock_vmtest.sh"
 		fi
 	} >>"$log" 2>&1
 	if scripts/vm/modules.sh unload $impl >>"$log" 2>&1; then
