@@ -373,20 +373,48 @@ def run_sh_frames_a_crash_and_a_missing_binary():
         fails(["tap", "t", f"{d}/log.tap"], r"features.built")
 
 
+LEAK_TEST = "tools/testing/selftests/rvhost/leak_test.sh"
+CYCLES_PROGRAMS = ("net_cycles", "vsock_cycles")
+GOOD_SLABINFO = ("slabinfo - version: 2.1\n# name <active_objs>\n" +
+                 "".join(f"cache-{i} 10 20 32 1 1\n" for i in range(30)) + "kmalloc-64 5 5 64 1 1\n")
+
+
+def fake_program(d, name, body):
+    with open(f"{d}/{name}", "w") as f:
+        f.write("#!/bin/sh\n" + body)
+    os.chmod(f"{d}/{name}", 0o755)
+
+
+def leak_test(d, cycles=None):
+    """Run leak_test.sh on the programs in d and a fake slabinfo; no waiting."""
+    env = {"RVHOST_SLABINFO": f"{d}/slabinfo", "RVHOST_SLABDIR": f"{d}/none",
+           "RVHOST_SLAB_WAITS": "0 0 0"}
+    if cycles:
+        env["RVHOST_CYCLES"] = str(cycles)
+    return run(["bash", LEAK_TEST, d], env=env)
+
+
 @case
-def leak_test_fails_when_net_cycles_cannot_run():
-    with tempfile.TemporaryDirectory() as d:
-        with open(f"{d}/net_cycles", "w") as f:
-            f.write("#!/bin/sh\necho '1..1'\necho 'not ok 1 net_cycles.net.cycles'\nexit 1\n")
-        os.chmod(f"{d}/net_cycles", 0o755)
-        with open(f"{d}/slabinfo", "w") as f:
-            f.write("slabinfo - version: 2.1\n# name <active_objs>\nkmalloc-32 10 20 32 1 1\n")
-        rc, out = run(["bash", "tools/testing/selftests/rvhost/leak_test.sh", d],
-                      env={"RVHOST_SLABINFO": f"{d}/slabinfo", "RVHOST_SLABDIR": f"{d}/none"})
-        with open(f"{d}/log.tap", "w") as f:
-            f.write(out + "# rvhost-run-complete\n")
-        expect("not ok 1 net_cycles.slab_no_growth" in out, "slab_no_growth passed without cycles", out)
-        fails(["tap", "t", f"{d}/log.tap"], r"net_cycles.slab_no_growth: FAIL")
+def leak_test_fails_when_cycles_cannot_run():
+    # Each program's leak verdict stands on its own runs: one that failed
+    # fails its verdict, the other's passes.
+    for bad in CYCLES_PROGRAMS:
+        with tempfile.TemporaryDirectory() as d:
+            for p in CYCLES_PROGRAMS:
+                fake_program(d, p, f"echo '1..1'\necho 'not ok 1 {p}.x.cycles'\nexit 1\n" if p == bad
+                             else f"echo '1..1'\necho 'ok 1 {p}.x.cycles'\n")
+            with open(f"{d}/slabinfo", "w") as f:
+                f.write(GOOD_SLABINFO)
+            rc, out = leak_test(d, 4)
+            with open(f"{d}/log.tap", "w") as f:
+                f.write(out + "# rvhost-run-complete\n")
+            expect(rc == 1, f"leak_test.sh exit {rc}", out)
+            expect(f"not ok 1 {bad}.slab_no_growth # {bad} failed" in out,
+                   f"{bad}.slab_no_growth passed without cycles", out)
+            for p in CYCLES_PROGRAMS:
+                if p != bad:
+                    expect(re.search(f"^ok 1 {p}.slab_no_growth$", out, re.M), f"{p} failed too", out)
+            fails(["tap", "t", f"{d}/log.tap"], rf"{bad}.slab_no_growth: FAIL", failed=2)
 
 
 @case
@@ -394,19 +422,48 @@ def leak_test_fails_when_slabinfo_measures_nothing():
     # An empty or reformatted slabinfo gives empty snapshots: "no growth"
     # would be a verdict on nothing. A good one (positive control) passes.
     with tempfile.TemporaryDirectory() as d:
-        with open(f"{d}/net_cycles", "w") as f:
-            f.write("#!/bin/sh\necho '1..1'\necho 'ok 1 net_cycles.net.cycles'\n")
-        os.chmod(f"{d}/net_cycles", 0o755)
-        good = "".join(f"cache-{i} 10 20 32 1 1\n" for i in range(30)) + "kmalloc-64 5 5 64 1 1\n"
-        for body, want in (("", "not ok 1 net_cycles.slab_no_growth"),
-                           ("slabinfo - version: 2.1\n# name <active_objs>\n" + good,
-                            "ok 1 net_cycles.slab_no_growth")):
+        for p in CYCLES_PROGRAMS:
+            fake_program(d, p, f"echo '1..1'\necho 'ok 1 {p}.x.cycles'\n")
+        for body, want in (("", "not ok 1 {}.slab_no_growth"),
+                           ("slabinfo - version: 2.1\n# name <active_objs>\n" + "kmalloc-32 10 20 32 1 1\n",
+                            "not ok 1 {}.slab_no_growth"),
+                           (GOOD_SLABINFO, "ok 1 {}.slab_no_growth")):
             with open(f"{d}/slabinfo", "w") as f:
                 f.write(body)
-            rc, out = run(["bash", "tools/testing/selftests/rvhost/leak_test.sh", d],
-                          env={"RVHOST_SLABINFO": f"{d}/slabinfo", "RVHOST_SLABDIR": f"{d}/none",
-                               "RVHOST_CYCLES": "4"})
-            expect(re.search(f"^{want}", out, re.M), f"want {want!r}", out)
+            rc, out = leak_test(d, 4)
+            for p in CYCLES_PROGRAMS:
+                expect(re.search(f"^{want.format(p)}", out, re.M), f"want {want.format(p)!r}", out)
+
+
+@case
+def leak_test_fails_when_a_cache_grows_every_run():
+    # A cache that grows by every run's cycles is a leak, pinned on the
+    # program that ran; one that grew once (a burst) is not. The fake
+    # programs grow the counts of a fake slabinfo.
+    grow = ("f=$RVHOST_SLABINFO; n=$(($(cat $0.runs 2>/dev/null || echo 0) + 1)); echo $n >$0.runs\n"
+            "if [ {when} ]; then awk -v c={cache} -v add=$RVHOST_CYCLES "
+            "'$1 == c {{ $2 += add }} {{ print }}' $f >$f.new && mv $f.new $f; fi\n"
+            "echo '1..1'\necho 'ok 1 {prog}.x.cycles'\n")
+    for leaky in CYCLES_PROGRAMS:
+        with tempfile.TemporaryDirectory() as d:
+            for p in CYCLES_PROGRAMS:
+                # run 1 warms up, run 2 is measured, run 3 is the run again
+                fake_program(d, p, grow.format(prog=p, cache=f"{p}-cache",
+                                               when="$n -ge 2" if p == leaky else "$n = 2"))
+            with open(f"{d}/slabinfo", "w") as f:
+                f.write(GOOD_SLABINFO + "".join(f"{p}-cache 0 0 64 1 1\n" for p in CYCLES_PROGRAMS))
+            rc, out = leak_test(d, 4)
+            with open(f"{d}/log.tap", "w") as f:
+                f.write(out + "# rvhost-run-complete\n")
+            expect(rc == 1, f"leak_test.sh exit {rc}", out)
+            expect(re.search(rf"^not ok 1 {leaky}.slab_no_growth # grew in both runs: {leaky}-cache \+4 \+4",
+                             out, re.M), f"the leak in {leaky} was not found", out)
+            for p in CYCLES_PROGRAMS:
+                if p != leaky:
+                    expect(re.search(f"^# {p} grew over 4 cycles: {p}-cache 4", out, re.M),
+                           f"{p}'s burst was not seen", out)
+                    expect(re.search(f"^ok 1 {p}.slab_no_growth$", out, re.M), f"{p}'s burst failed it", out)
+            fails(["tap", "t", f"{d}/log.tap"], rf"{leaky}.slab_no_growth: FAIL", failed=1)
 
 
 @case

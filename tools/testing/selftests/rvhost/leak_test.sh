@@ -1,23 +1,33 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Leaks, as TAP (two sections, tools/testing/lib/tap.sh): net_cycles
-# opens, configures, uses and closes a vhost-net device many times (it checks itself that no tap interface and no module
-# reference is left behind); around it, every slab cache's count of
-# objects in use is taken, after shrinking the caches so that objects
-# parked in per-CPU slabs do not count. A cache that grew by more than half
-# the number of cycles, and again over as many cycles more, leaked at least
-# one object every other cycle.
+# Leaks, as TAP (two sections per program, tools/testing/lib/tap.sh). Each
+# cycles program opens, configures, uses and closes a device many times,
+# and checks itself that nothing it can see is left behind: net_cycles
+# (vhost-net: tap interfaces, module references), then vsock_cycles
+# (vhost-vsock: the CID, module references, connected sockets). Around each
+# run, every slab cache's count of objects in use is taken, after shrinking
+# the caches so that objects parked in per-CPU slabs do not count. A cache
+# that grew by more than half the number of cycles, and again over as many
+# cycles more, leaked at least one object every other cycle.
+#
+# Sections: net_cycles, leak_test (net_cycles.slab_no_growth),
+# vsock_cycles, vsock_leak_test (vsock_cycles.slab_no_growth).
 #
 # Usage: leak_test.sh BUILD_DIR
 #   RVHOST_CYCLES   cycles (default 100); 10 more warm the caches up first
+# Exit status: 1 if a leak verdict is a failure.
 
 set -u
 bindir=${1:?usage: $0 BUILD_DIR}
 cycles=${RVHOST_CYCLES:-100}
-# Overridden by the verdict machinery's own tests (tools/testing/verdicts).
+# Overridden by the verdict machinery's own tests (tools/testing/verdicts):
+# the slab counts, and how long a growth is waited out (seconds, in turn).
 slabinfo=${RVHOST_SLABINFO:-/proc/slabinfo}
 slabdir=${RVHOST_SLABDIR:-/sys/kernel/slab}
+waits=${RVHOST_SLAB_WAITS:-2 5 10}
+tmp=$(mktemp -d /tmp/leak_test.XXXXXX) || exit 1
+trap 'rm -rf "$tmp"' EXIT
 
 # A snapshot that does not look like slabinfo measures nothing: it makes
 # the verdict a failure rather than "no growth".
@@ -34,26 +44,6 @@ snapshot() { # file
 	fi
 }
 
-. "$(dirname "$0")/../../lib/tap.sh"
-tap_declare net_cycles leak_test
-
-if [ ! -r "$slabinfo" ]; then
-	nocount() {
-		echo "1..1"
-		echo "ok 1 net_cycles.slab_no_growth # SKIP no /proc/slabinfo (CONFIG_SLUB_DEBUG)"
-	}
-	tap_run net_cycles "$bindir/net_cycles"
-	tap_run leak_test nocount
-	exit 0
-fi
-
-# Warm-up: first-use allocations (per-CPU caches, page fragments) are not
-# leaks.
-RVHOST_CYCLES=10 "$bindir/net_cycles" >/dev/null 2>&1
-sleep 1
-snapshot /tmp/slab.before
-RVHOST_CYCLES=$cycles tap_run net_cycles "$bindir/net_cycles"
-cycles_rc=$?
 # The caches that grew by more than half a cycle's worth since the
 # snapshot in $1, as "name growth" lines. debug_objects_cache is the debug
 # kernel's own pool of tracking objects, refilled in batches whenever it
@@ -62,45 +52,81 @@ cycles_rc=$?
 # a few times before it counts.
 grown() { # baseline
 	local wait g
-	for wait in 2 5 10; do
-		sleep $wait
-		snapshot /tmp/slab.after
+	for wait in $waits; do
+		sleep "$wait"
+		snapshot "$tmp/after"
 		# a cache created since the baseline grew from 0
-		g=$(join -a 2 -e 0 -o 0,1.2,2.2 "$1" /tmp/slab.after |
+		g=$(join -a 2 -e 0 -o 0,1.2,2.2 "$1" "$tmp/after" |
 			grep -v '^debug_objects_cache ' |
 			awk -v lim=$((cycles / 2)) '$3 - $2 > lim { print $1, $3 - $2 }')
 		[ -n "$g" ] || break
 	done
 	echo "$g"
 }
-grown=$(grown /tmp/slab.before)
-again_rc=0
-if [ -n "$grown" ] && [ $cycles_rc = 0 ]; then
-	# Something else in the VM may allocate a burst once; a leak grows
-	# again with every run, in the same cache.
-	echo "# grew over $cycles cycles:" $grown "; running them again"
-	cp /tmp/slab.after /tmp/slab.mid
-	RVHOST_CYCLES=$cycles "$bindir/net_cycles" >/dev/null 2>&1 || again_rc=$?
-	again=$(grown /tmp/slab.mid)
-	sort <<<"$grown" >/tmp/slab.grown1
-	sort <<<"$again" >/tmp/slab.grown2
-	grown=$(join /tmp/slab.grown1 /tmp/slab.grown2 |
-		awk '{ printf "%s +%d +%d ", $1, $2, $3 }')
-fi
-# Slab counts say nothing about cycles that did not run.
-verdict() {
+
+# The leak verdict on a program's runs. Slab counts say nothing about
+# cycles that did not run.
+verdict() { # program cycles-exit again-exit grown
+	local t=$1.slab_no_growth
 	echo "1..1"
-	if [ $cycles_rc != 0 ] || [ $again_rc != 0 ]; then
-		echo "not ok 1 net_cycles.slab_no_growth # net_cycles failed (exit $cycles_rc, then $again_rc)"
+	if [ "$2" != 0 ] || [ "$3" != 0 ]; then
+		echo "not ok 1 $t # $1 failed (exit $2, then $3)"
 		return 1
 	elif [ $snapshots_ok = 0 ]; then
-		echo "not ok 1 net_cycles.slab_no_growth # $slabinfo does not look like slabinfo"
+		echo "not ok 1 $t # $slabinfo does not look like slabinfo"
 		return 1
-	elif [ -z "$grown" ]; then
-		echo "ok 1 net_cycles.slab_no_growth"
+	elif [ -z "$4" ]; then
+		echo "ok 1 $t"
 	else
-		echo "not ok 1 net_cycles.slab_no_growth # grew in both runs: $grown"
+		echo "not ok 1 $t # grew in both runs: $4"
 		return 1
 	fi
 }
-tap_run leak_test verdict
+
+nocount() { # program
+	echo "1..1"
+	echo "ok 1 $1.slab_no_growth # SKIP no /proc/slabinfo (CONFIG_SLUB_DEBUG)"
+}
+
+# Run PROGRAM as a section of its own, then judge the slab counts around
+# it as the section SECTION.
+leak_check() { # program section
+	local prog=$1 section=$2 cycles_rc again_rc=0 grown again rc t0=$SECONDS
+	if [ ! -r "$slabinfo" ]; then
+		tap_run "$prog" "$bindir/$prog"
+		tap_run "$section" nocount "$prog"
+		return 0
+	fi
+	snapshots_ok=1
+	# Warm-up: first-use allocations (per-CPU caches, page fragments) are
+	# not leaks; what it freed late lands in the first wait.
+	RVHOST_CYCLES=10 "$bindir/$prog" >/dev/null 2>&1
+	sleep "${waits%% *}"
+	snapshot "$tmp/before"
+	RVHOST_CYCLES=$cycles tap_run "$prog" "$bindir/$prog"
+	cycles_rc=$?
+	grown=$(grown "$tmp/before")
+	if [ -n "$grown" ] && [ $cycles_rc = 0 ]; then
+		# Something else in the VM may allocate a burst once; a leak
+		# grows again with every run, in the same cache.
+		echo "# $prog grew over $cycles cycles:" $grown "; running them again"
+		cp "$tmp/after" "$tmp/mid"
+		RVHOST_CYCLES=$cycles "$bindir/$prog" >/dev/null 2>&1 || again_rc=$?
+		again=$(grown "$tmp/mid")
+		sort <<<"$grown" >"$tmp/grown1"
+		sort <<<"$again" >"$tmp/grown2"
+		grown=$(join "$tmp/grown1" "$tmp/grown2" |
+			awk '{ printf "%s +%d +%d ", $1, $2, $3 }')
+	fi
+	tap_run "$section" verdict "$prog" $cycles_rc $again_rc "$grown"
+	rc=$?
+	echo "# $prog: the leak check took $((SECONDS - t0)) s"
+	return $rc
+}
+
+. "$(dirname "$0")/../../lib/tap.sh"
+tap_declare net_cycles leak_test vsock_cycles vsock_leak_test
+rc=0
+leak_check net_cycles leak_test || rc=1
+leak_check vsock_cycles vsock_leak_test || rc=1
+exit $rc

@@ -16,7 +16,7 @@ fi
 devs=(vhost-net vhost-vsock)
 minors=(238 241)
 n=0 rc=0
-echo "1..16"
+echo "1..17"
 ok() { n=$((n + 1)); echo "ok $n $1"; }
 notok() { n=$((n + 1)); rc=1; echo "not ok $n $1"; }
 check() { # name command...
@@ -122,4 +122,123 @@ exec 3>&-
 if [ "$impl" = rvhost ]; then
 	modprobe -d "$RVHOST_KDIR/rvhost-modroot" -r vhost vhost_iotlb 2>/dev/null
 fi
+
+# The transport goes and comes back while sockets connect through it (the
+# vsock core's race class: vsock_core_unregister() against
+# vsock_assign_transport() and the sockets using the transport): two
+# tasks connect AF_VSOCK sockets to CIDs no device has, all the while (a
+# failed connect keeps the transport, and a module reference, until the
+# socket is closed; one task sometimes keeps its socket a moment), and the
+# module is unloaded and loaded 20 times. net.vsock.g2h_fallback is 0
+# meanwhile: with it (the default), a CID that no vhost-vsock device has
+# goes to the guest-to-host transport (virtio_transport, built in), and
+# the connects would not touch the module at all. Every unload and load
+# must succeed (an unload is retried while a socket holds the module, as
+# scripts/vm/modules.sh does), and the tasks must end; a WARN, KASAN or
+# lockdep report fails the whole run (scripts/vm-run.sh). The module is
+# left loaded.
+vsock_load() {
+	if [ "$impl" = c ]; then
+		modprobe -d "$RVHOST_KDIR/rvhost-modroot" "$mod"
+	else
+		insmod "$RVHOST_MODDIR/$mod.ko"
+	fi
+}
+rmmod_retries=0
+vsock_unload() {
+	local i
+	for i in $(seq 100); do
+		rmmod "$mod" 2>/dev/null && return 0
+		rmmod_retries=$((rmmod_retries + 1))
+		sleep 0.1
+	done
+	rmmod "$mod"
+}
+reload_while_connecting() {
+	local dir=/tmp/vsock-connectors i k pids=() good=1 reloads=0 fallback
+	local t0 t1 t2 tu=0 tl=0
+	local sysctl=/proc/sys/net/vsock/g2h_fallback
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	fallback=$(cat $sysctl) && echo 0 >$sysctl || return 1
+	for k in 1 2; do
+		python3 -c '
+import errno, os, random, socket, sys, time
+dir, k = sys.argv[1], sys.argv[2]
+rnd = random.Random(k)
+tries = fails = 0
+why = {}
+while not os.path.exists(dir + "/stop"):
+    kind = socket.SOCK_SEQPACKET if rnd.random() < 0.25 else socket.SOCK_STREAM
+    s = None
+    try:
+        s = socket.socket(socket.AF_VSOCK, kind)
+        s.settimeout(0.1)
+        s.connect((rnd.randrange(3, 1 << 20), rnd.randrange(1024, 65536)))
+    except OSError as e:
+        fails += 1
+        e = errno.errorcode.get(e.errno, type(e).__name__)
+        why[e] = why.get(e, 0) + 1
+    # the second sometimes keeps its socket (and the module) a while
+    if s and k == "2" and rnd.random() < 0.03:
+        time.sleep(0.05)
+    if s:
+        s.close()
+    tries += 1
+    if tries == 1:
+        open(dir + "/ready." + k, "w").close()
+print(tries, fails, *sorted(f"{e}:{n}" for e, n in why.items()))
+' "$dir" $k >"$dir/out.$k" 2>&1 &
+		pids+=($!)
+	done
+	for i in $(seq 300); do
+		[ "$(ls "$dir" | grep -c '^ready\.')" = 2 ] && break
+		sleep 0.1
+	done
+	t0=$SECONDS
+	for i in $(seq 20); do
+		t1=$(date +%s%N)
+		if ! vsock_unload; then
+			echo "# reload $i: unloading $mod failed"
+			good=0
+			break
+		fi
+		t2=$(date +%s%N)
+		tu=$((tu + t2 - t1))
+		if ! vsock_load; then
+			echo "# reload $i: loading $mod failed"
+			good=0
+			break
+		fi
+		reloads=$i
+		tl=$((tl + $(date +%s%N) - t2))
+	done
+	touch "$dir/stop"
+	for k in "${!pids[@]}"; do
+		for i in $(seq 100); do
+			kill -0 "${pids[$k]}" 2>/dev/null || break
+			sleep 0.1
+		done
+		if kill -0 "${pids[$k]}" 2>/dev/null; then
+			echo "# connector $((k + 1)) did not end"
+			kill -9 "${pids[$k]}"
+			good=0
+		fi
+		wait "${pids[$k]}" || good=0
+		# it ran to the end: "tries failures errno:count..."
+		if ! grep -Eq '^[1-9][0-9]* [0-9]+( |$)' "$dir/out.$((k + 1))"; then
+			echo "# connector $((k + 1)):" $(head -c 300 "$dir/out.$((k + 1))")
+			good=0
+		fi
+	done
+	echo "# $reloads reloads in $((SECONDS - t0)) s (unloads $((tu / 1000000)) ms," \
+		"loads $((tl / 1000000)) ms), $rmmod_retries rmmod retries;" \
+		"connects (tries failures errno:count):" \
+		$(cat "$dir"/out.* 2>/dev/null | tr '\n' ';')
+	rm -rf "$dir"
+	echo "$fallback" >$sysctl
+	[ -e "/sys/module/$mod" ] || vsock_load || good=0
+	[ $good = 1 ] && [ -e /dev/vhost-vsock ]
+}
+check "module.vhost_vsock.reload_while_connecting" reload_while_connecting
 exit $rc

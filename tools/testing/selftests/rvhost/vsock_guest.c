@@ -777,3 +777,134 @@ int vg_wait(struct vguest *v, int fd, short events, int timeout_ms)
 	eventfd_take(v->call[VG_VQ_TX]);
 	return r > 0;
 }
+
+int64_t vg_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+void vg_pattern(unsigned char *p, size_t len, uint32_t seed)
+{
+	uint32_t x = seed * 2654435761u + 1;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		p[i] = x >> 24;
+	}
+}
+
+int vg_stream_h2g(struct vguest *v, struct vg_conn *c, int s,
+		  const unsigned char *src, unsigned char *dst, size_t len,
+		  int idle_ms)
+{
+	int64_t idle_end = vg_now_ms() + idle_ms;
+	size_t sent = 0, got = 0;
+	ssize_t n;
+
+	while (got < len) {
+		bool progress = false;
+
+		if (sent < len) {
+			n = send(s, src + sent, len - sent, MSG_DONTWAIT);
+			if (n < 0 && errno != EAGAIN) {
+				vg_fail(v, "send: %s", strerror(errno));
+				return -1;
+			}
+			if (n > 0) {
+				sent += n;
+				progress = true;
+			}
+		}
+		n = vg_recv(v, c, dst + got, len - got);
+		if (n < 0)
+			return -1;
+		got += n;
+		if (n || progress)
+			idle_end = vg_now_ms() + idle_ms;
+		if (got == len)
+			break;
+		if (vg_now_ms() >= idle_end) {
+			vg_fail(v, "stalled: host sent %zu, guest got %zu of %zu (fwd_cnt %u)",
+				sent, got, len, c->fwd_cnt);
+			return -1;
+		}
+		if (vg_wait(v, s, sent < len ? POLLOUT : 0, 200) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int vg_stream_g2h(struct vguest *v, struct vg_conn *c, int s,
+		  const unsigned char *src, unsigned char *dst, size_t len,
+		  int idle_ms)
+{
+	int64_t idle_end = vg_now_ms() + idle_ms;
+	size_t sent = 0, got = 0;
+	ssize_t n;
+
+	while (got < len) {
+		bool progress = false;
+
+		if (sent < len) {
+			n = vg_send(v, c, src + sent, len - sent);
+			if (n < 0)
+				return -1;
+			sent += n;
+			progress = n > 0;
+		}
+		n = recv(s, dst + got, len - got, MSG_DONTWAIT);
+		if (n < 0 && errno != EAGAIN) {
+			vg_fail(v, "recv: %s", strerror(errno));
+			return -1;
+		}
+		if (n == 0) {
+			vg_fail(v, "host read end of stream after %zu of %zu",
+				got, len);
+			return -1;
+		}
+		if (n > 0) {
+			got += n;
+			progress = true;
+		}
+		if (progress)
+			idle_end = vg_now_ms() + idle_ms;
+		if (got == len)
+			break;
+		if (vg_now_ms() >= idle_end) {
+			vg_fail(v, "stalled: guest sent %zu, host got %zu of %zu (host credit %u)",
+				sent, got, len, vg_peer_credit(c));
+			return -1;
+		}
+		if (vg_wait(v, s, POLLIN, 200) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int vg_host_socket(int type, int timeout_ms)
+{
+	struct timeval tv = {
+		.tv_sec = timeout_ms / 1000,
+		.tv_usec = timeout_ms % 1000 * 1000,
+	};
+	int s = socket(AF_VSOCK, type | SOCK_CLOEXEC, 0);
+
+	if (s < 0)
+		return -1;
+	if (setsockopt(s, AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT, &tv, sizeof(tv)) ||
+	    setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) ||
+	    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv))) {
+		int e = errno;
+
+		close(s);
+		errno = e;
+		return -1;
+	}
+	return s;
+}

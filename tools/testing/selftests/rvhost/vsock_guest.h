@@ -148,6 +148,50 @@ int vg_step(struct vguest *v);
  */
 int vg_wait(struct vguest *v, int fd, short events, int timeout_ms);
 
+/* CLOCK_MONOTONIC in milliseconds, for the tests' deadlines. */
+int64_t vg_now_ms(void);
+
+/*
+ * Run the guest until cond holds (evaluated once per round, its last
+ * value is the result), waking also for fd's events. Gives up on a guest
+ * error or after ms milliseconds.
+ */
+#define VG_PUMP_UNTIL(v, cond, fd, ev, ms)				\
+	({								\
+		int64_t __end = vg_now_ms() + (ms);			\
+		bool __ok;						\
+		int __r = 0;						\
+		while (!(__ok = !!(cond)) && __r >= 0 &&		\
+		       vg_now_ms() < __end)				\
+			__r = vg_wait((v), (fd), (ev),			\
+				      (int)(__end - vg_now_ms()));	\
+		__ok;							\
+	})
+
+/* Bytes that differ with position and seed, with no short period. */
+void vg_pattern(unsigned char *p, size_t len, uint32_t seed);
+
+/*
+ * An AF_VSOCK socket of type for the host side, its connect() and
+ * blocking calls ending after timeout_ms (the default connect timeout,
+ * 2 s, is short under TCG). -1 with errno on failure.
+ */
+int vg_host_socket(int type, int timeout_ms);
+
+/*
+ * len bytes from src to dst over stream connection c, whose host socket s
+ * is used without blocking: host to guest, or guest to host. Returns 0
+ * when all arrived (the caller compares them), -1 with v->err set when
+ * the guest or a socket call failed, the stream ended, or nothing moved
+ * for idle_ms.
+ */
+int vg_stream_h2g(struct vguest *v, struct vg_conn *c, int s,
+		  const unsigned char *src, unsigned char *dst, size_t len,
+		  int idle_ms);
+int vg_stream_g2h(struct vguest *v, struct vg_conn *c, int s,
+		  const unsigned char *src, unsigned char *dst, size_t len,
+		  int idle_ms);
+
 /* Answer REQUESTs of type on port with RESPONSE (others get RST). */
 int vg_listen(struct vguest *v, uint32_t port, uint16_t type);
 

@@ -24,49 +24,12 @@
 #define TIMEOUT_MS	5000
 #define HOST_BUF_DEFAULT	(256 * 1024)	/* VSOCK_DEFAULT_BUFFER_SIZE */
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
-/*
- * Run the guest until cond holds (evaluated once per round, its last
- * value is the result), waking also for fd's events. Gives up on a guest
- * error or after TIMEOUT_MS.
- */
-#define PUMP_UNTIL(v, cond, fd, ev)					\
-	({								\
-		int64_t __end = now_ms() + TIMEOUT_MS;			\
-		bool __ok;						\
-		int __r = 0;						\
-		while (!(__ok = !!(cond)) && __r >= 0 &&		\
-		       now_ms() < __end)				\
-			__r = vg_wait((v), (fd), (ev),			\
-				      (int)(__end - now_ms()));		\
-		__ok;							\
-	})
+#define PUMP_UNTIL(v, cond, fd, ev) VG_PUMP_UNTIL(v, cond, fd, ev, TIMEOUT_MS)
 
 /* A port of this test process: tests run one at a time, each in a child. */
 static uint32_t test_port(int n)
 {
 	return 0x10000 + (getpid() % 100000) * 16 + n;
-}
-
-/* Bytes that differ with position and seed, with no short period. */
-static void pattern(unsigned char *p, size_t len, uint32_t seed)
-{
-	uint32_t x = seed * 2654435761u + 1;
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		x ^= x << 13;
-		x ^= x >> 17;
-		x ^= x << 5;
-		p[i] = x >> 24;
-	}
 }
 
 static long first_diff(const unsigned char *a, const unsigned char *b,
@@ -153,17 +116,12 @@ static void guest_ok(struct __test_metadata *_metadata, struct vguest *v)
 
 /* ---- the host ---------------------------------------------------------------- */
 
+/* A host socket; the calls that block end after TIMEOUT_MS. */
 static int host_socket(struct __test_metadata *_metadata, int type)
 {
-	struct timeval tv = { .tv_sec = TIMEOUT_MS / 1000 };
-	int s = socket(AF_VSOCK, type | SOCK_CLOEXEC, 0);
+	int s = vg_host_socket(type, TIMEOUT_MS);
 
-	ASSERT_LE(0, s) TH_LOG("socket(AF_VSOCK): %s", strerror(errno));
-	/* the default is 2 s, short under TCG; blocking calls end too */
-	ASSERT_EQ(0, setsockopt(s, AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT,
-				&tv, sizeof(tv)));
-	ASSERT_EQ(0, setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)));
-	ASSERT_EQ(0, setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)));
+	ASSERT_LE(0, s) TH_LOG("host socket: %s", strerror(errno));
 	return s;
 }
 
@@ -318,40 +276,12 @@ static void h2g(struct __test_metadata *_metadata, struct vguest *v,
 		struct vg_conn *c, int s, size_t len, uint32_t seed)
 {
 	unsigned char *src = malloc(len), *dst = malloc(len);
-	int64_t idle_end = now_ms() + TIMEOUT_MS;
-	size_t sent = 0, got = 0;
-	ssize_t n;
 	long d;
 
 	ASSERT_TRUE(src && dst);
-	pattern(src, len, seed);
-	while (got < len) {
-		bool progress = false;
-
-		if (sent < len) {
-			n = send(s, src + sent, len - sent, MSG_DONTWAIT);
-			if (n < 0) {
-				ASSERT_EQ(EAGAIN, errno) TH_LOG("send: %s", strerror(errno));
-			}
-			if (n > 0) {
-				sent += n;
-				progress = true;
-			}
-		}
-		n = vg_recv(v, c, dst + got, len - got);
-		ASSERT_LE(0, n) TH_LOG("%s", v->err);
-		got += n;
-		if (n || progress)
-			idle_end = now_ms() + TIMEOUT_MS;
-		if (got == len)
-			break;
-		ASSERT_LT(now_ms(), idle_end)
-			TH_LOG("stalled: host sent %zu, guest got %zu of %zu (credit: fwd_cnt %u)",
-			       sent, got, len, c->fwd_cnt);
-		ASSERT_LE(0, vg_wait(v, s, sent < len ? POLLOUT : 0, 200))
-			TH_LOG("%s", v->err);
-	}
-	ASSERT_EQ(len, sent);
+	vg_pattern(src, len, seed);
+	ASSERT_EQ(0, vg_stream_h2g(v, c, s, src, dst, len, TIMEOUT_MS))
+		TH_LOG("%s", v->err);
 	d = first_diff(src, dst, len);
 	ASSERT_EQ(-1, d) TH_LOG("host to guest: %zu bytes differ from byte %ld", len, d);
 	ASSERT_EQ(0, c->rx_len);
@@ -364,40 +294,12 @@ static void g2h(struct __test_metadata *_metadata, struct vguest *v,
 		struct vg_conn *c, int s, size_t len, uint32_t seed)
 {
 	unsigned char *src = malloc(len), *dst = malloc(len);
-	int64_t idle_end = now_ms() + TIMEOUT_MS;
-	size_t sent = 0, got = 0;
-	ssize_t n;
 	long d;
 
 	ASSERT_TRUE(src && dst);
-	pattern(src, len, seed);
-	while (got < len) {
-		bool progress = false;
-
-		if (sent < len) {
-			n = vg_send(v, c, src + sent, len - sent);
-			ASSERT_LE(0, n) TH_LOG("%s", v->err);
-			sent += n;
-			progress = n > 0;
-		}
-		n = recv(s, dst + got, len - got, MSG_DONTWAIT);
-		if (n < 0) {
-			ASSERT_EQ(EAGAIN, errno) TH_LOG("recv: %s", strerror(errno));
-		}
-		ASSERT_NE(0, n) TH_LOG("host read end of stream after %zu of %zu", got, len);
-		if (n > 0) {
-			got += n;
-			progress = true;
-		}
-		if (progress)
-			idle_end = now_ms() + TIMEOUT_MS;
-		if (got == len)
-			break;
-		ASSERT_LT(now_ms(), idle_end)
-			TH_LOG("stalled: guest sent %zu, host got %zu of %zu (host credit %u)",
-			       sent, got, len, vg_peer_credit(c));
-		ASSERT_LE(0, vg_wait(v, s, POLLIN, 200)) TH_LOG("%s", v->err);
-	}
+	vg_pattern(src, len, seed);
+	ASSERT_EQ(0, vg_stream_g2h(v, c, s, src, dst, len, TIMEOUT_MS))
+		TH_LOG("%s", v->err);
 	d = first_diff(src, dst, len);
 	ASSERT_EQ(-1, d) TH_LOG("guest to host: %zu bytes differ from byte %ld", len, d);
 	free(src);
@@ -610,7 +512,7 @@ TEST_F(vsock_proto, seqpacket_boundaries)
 	vc = host_connects(_metadata, &self->v, SOCK_SEQPACKET, test_port(0), &s);
 	/* all of them fit in the guest's 256 KiB: none waits for credit */
 	for (i = 0; i < NMSG; i++) {
-		pattern(src, msg_sizes[i], 10 + i);
+		vg_pattern(src, msg_sizes[i], 10 + i);
 		ASSERT_EQ(msg_sizes[i], send(s, src, msg_sizes[i],
 					     MSG_DONTWAIT | (i & 1 ? MSG_EOR : 0)))
 			TH_LOG("message %u: %s", i, strerror(errno));
@@ -627,13 +529,13 @@ TEST_F(vsock_proto, seqpacket_boundaries)
 			       msg_sizes[i], self->v.err);
 		ASSERT_EQ(msg_sizes[i], n) TH_LOG("message %u", i);
 		ASSERT_EQ(want, flags) TH_LOG("message %u", i);
-		pattern(src, msg_sizes[i], 10 + i);
+		vg_pattern(src, msg_sizes[i], 10 + i);
 		ASSERT_EQ(-1, first_diff(src, dst, n)) TH_LOG("message %u", i);
 	}
 	for (i = 0; i < NMSG; i++) {
 		int mf = 0;
 
-		pattern(src, msg_sizes[i], 20 + i);
+		vg_pattern(src, msg_sizes[i], 20 + i);
 		ASSERT_TRUE(PUMP_UNTIL(&self->v,
 				       vg_send_msg(&self->v, vc, src, msg_sizes[i],
 						   i & 1) != 0, -1, 0))
@@ -679,7 +581,7 @@ TEST_F(vsock_proto, seqpacket_split_eom)
 		unsigned int npkts = 0;
 		ssize_t n;
 
-		pattern(src, sizes[i], 30 + i);
+		vg_pattern(src, sizes[i], 30 + i);
 		ASSERT_EQ(sizes[i], send(s, src, sizes[i],
 					 MSG_DONTWAIT | (i == 0 ? MSG_EOR : 0)));
 		ASSERT_TRUE(PUMP_UNTIL(&self->v, vc->rx_len == sizes[i], -1, 0))
@@ -723,7 +625,7 @@ TEST_F(vsock_proto, seqpacket_truncation)
 		return;
 	vc = guest_connects(_metadata, &self->v, SOCK_SEQPACKET, 5000,
 			    test_port(0), &s);
-	pattern(src, 1000, 40);
+	vg_pattern(src, 1000, 40);
 	ASSERT_EQ(1000, vg_send_msg(&self->v, vc, src, 1000, true));
 	ASSERT_EQ(200, vg_send_msg(&self->v, vc, src + 100, 200, true));
 	ASSERT_EQ(500, vg_send_msg(&self->v, vc, src + 300, 500, false));
@@ -768,7 +670,7 @@ TEST_F(vsock_proto, credit_small_buf_alloc)
 		return;
 	vc = host_connects(_metadata, &self->v, SOCK_STREAM, test_port(0), &s);
 	vc->manual_credit = true;
-	pattern(src, LEN, 50);
+	vg_pattern(src, LEN, 50);
 	ASSERT_EQ(ALLOC, send(s, src, LEN, MSG_DONTWAIT));
 	sent = ALLOC;
 	ASSERT_TRUE(PUMP_UNTIL(&self->v, vc->rx_len == ALLOC, -1, 0))
@@ -857,7 +759,7 @@ TEST_F(vsock_proto, shutdown_guest_wr)
 	if (!guest_up(_metadata, &self->v, &c))
 		return;
 	vc = host_connects(_metadata, &self->v, SOCK_STREAM, test_port(0), &s);
-	pattern(src, sizeof(src), 70);
+	vg_pattern(src, sizeof(src), 70);
 	ASSERT_EQ(sizeof(src), vg_send(&self->v, vc, src, sizeof(src)));
 	ASSERT_EQ(0, vg_shutdown(&self->v, vc, VIRTIO_VSOCK_SHUTDOWN_SEND));
 	while (n) {
@@ -949,7 +851,7 @@ TEST_F(vsock_proto, stop_keeps_connection)
 	ASSERT_EQ(0, e);
 
 	/* kicked while stopped: nothing taken */
-	pattern(src, sizeof(src), 80);
+	vg_pattern(src, sizeof(src), 80);
 	ASSERT_EQ(sizeof(src), vg_send(&self->v, vc, src, sizeof(src)));
 	eventfd_kick(self->v.kick[VG_VQ_TX]);
 	ASSERT_EQ(0, vdev_flush_barrier(self->v.fd));
