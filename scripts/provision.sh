@@ -8,6 +8,10 @@
 #   by kernel version + config fragments + toolchain versions.
 #
 # Usage: scripts/provision.sh [default|debug ...]   (no argument: both)
+#
+# With RVHOST_VMTEST=1, also what `make vmtest` needs (the kernel's vsock
+# vmtest.sh): openssh-server and virtme-ng. make check does not ask for
+# them: on a machine with systemd, installing openssh-server starts sshd.
 
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -20,6 +24,9 @@ APT_PACKAGES=(
 	xz-utils python3-venv qemu-system-x86 busybox-static socat iproute2
 	procps rsync debian-archive-keyring gcc-multilib
 )
+# The kernel's vsock vmtest.sh: sshd in its vng guest, and its check_deps
+# (ssh, ss, pkill, nsenter; socat and busybox above).
+[ "${RVHOST_VMTEST:-0}" = 1 ] && APT_PACKAGES+=(openssh-server openssh-client util-linux)
 
 step_packages() {
 	local missing=() p
@@ -49,6 +56,16 @@ step_rust() {
 		say "installing libclang $RVHOST_LIBCLANG_VERSION from PyPI"
 		python3 -m venv "$rvhost_venv"
 		"$rvhost_venv/bin/pip" install -q "libclang==$RVHOST_LIBCLANG_VERSION"
+	fi
+}
+
+# virtme-ng for the kernel's vsock vmtest.sh (scripts/vmtest.sh).
+step_vng() {
+	if [ "$("$rvhost_vng/bin/pip" show virtme-ng 2>/dev/null | sed -n 's/^Version: //p')" != "$RVHOST_VNG_VERSION" ]; then
+		say "installing virtme-ng $RVHOST_VNG_VERSION from PyPI into $rvhost_vng"
+		python3 -m venv "$rvhost_vng"
+		"$rvhost_vng/bin/pip" install -q "virtme-ng==$RVHOST_VNG_VERSION"
+		"$rvhost_vng/bin/vng" --version >/dev/null || die "$rvhost_vng/bin/vng does not run"
 	fi
 }
 
@@ -219,6 +236,7 @@ compile_kernel() {
 mkdir -p "$RVHOST_CACHE"
 step_packages
 step_rust
+[ "${RVHOST_VMTEST:-0}" = 1 ] && step_vng
 rvhost_toolchain_env
 if [[ " ${flavours[*]} " == *" debug "* ]]; then
 	step_llvm
