@@ -23,11 +23,13 @@ mkdir -p "$(dirname "$out")"
 dir /dev 0755 0 0
 nod /dev/console 0600 0 0 c 5 1
 dir /bin 0755 0 0
+dir /lib 0755 0 0
 dir /proc 0755 0 0
 dir /sys 0755 0 0
 dir /tmp 0755 0 0
 file /bin/busybox /bin/busybox 0755 0 0
 file /bin/vsock_test $vsock_test 0755 0 0
 file /init $RVHOST_TOP/scripts/vm/nested-init.sh 0755 0 0
+file /lib/vsock_test_rerun.sh $RVHOST_TOP/scripts/vm/vsock_test_rerun.sh 0644 0 0
 SPEC
 mv "$out.tmp" "$out"

@@ -5,14 +5,14 @@
     verdict.py tap NAME LOG [--xfail F] [--skip F] [--peer LOG --only F]
                             [--sections F]
     verdict.py cargo NAME LOG RC [--skip F]
-    verdict.py total FILE
+    verdict.py total FILE [--also TEXT]
 
 `tap` and `cargo` print one line per problem, then the summary line
     NAME: P passed, F failed, S skipped, X xfail
 and exit 1 if F > 0, else 0. Any other exit status, or a last line that is
 not a summary, means the judge itself broke: scripts/verdicts.sh counts that
 as a failure. `total` adds up every summary line in FILE and prints
-    expected failures: X xfail
+    expected failures: X xfail[; TEXT]
     P passed, F failed, S skipped
 (the last line is what CI reads); a line of another shape, or no line at
 all, is a failure.
@@ -383,7 +383,7 @@ def cmd_total(a):
     if not parts:
         print(f"{a.file}: no part reported a verdict")
         tot[1] += 1
-    print(f"expected failures: {tot[3]} xfail")
+    print(f"expected failures: {tot[3]} xfail" + (f"; {a.also}" if a.also else ""))
     print(f"{tot[0]} passed, {tot[1]} failed, {tot[2]} skipped")
     return 1 if tot[1] else 0
 
@@ -406,6 +406,7 @@ def main():
     c.add_argument("--skip")
     s = sub.add_parser("total")
     s.add_argument("file")
+    s.add_argument("--also")
     a = ap.parse_args()
     return {"tap": cmd_tap, "cargo": cmd_cargo, "total": cmd_total}[a.cmd](a)
 

@@ -38,10 +38,11 @@ judge() { # tap|cargo name args...
 	result "$name (the judge broke: exit $rc)" fail
 }
 
-# The last two lines of make check; exit 1 unless nothing failed.
-verdicts_total() {
+# The last two lines of make check, TEXT at the end of the first; exit 1
+# unless nothing failed.
+verdicts_total() { # [TEXT]
 	local out rc=0 f=x
-	out=$("$RVHOST_VERDICT" total "$verdicts" 2>&1) || rc=$?
+	out=$("$RVHOST_VERDICT" total "$verdicts" ${1:+--also "$1"} 2>&1) || rc=$?
 	echo "$out"
 	[[ "$(tail -n 1 <<<"$out")" =~ ^[0-9]+\ passed,\ ([0-9]+)\ failed,\ [0-9]+\ skipped$ ]] &&
 		f=${BASH_REMATCH[1]}

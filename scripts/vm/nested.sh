@@ -144,12 +144,15 @@ if [[ " ${tests[*]} " == *" tcp "* ]]; then
 	done
 fi
 
-# This VM's end of vsock_test: one run per vsock test, in the nested guest's
-# order, into /tmp/vsock_test.ROLE.out, each line stamped with the time it
-# came (EPOCHREALTIME), the exit status last ("rvhost-exit N"). Each run
-# needs the other end's: the VM's server listens before QEMU starts; its
-# client tries until the nested guest's server takes the connection. What
-# is still running when QEMU has exited is ended below.
+# This VM's end of vsock_test: for each vsock test, in the nested guest's
+# order, its runs into /tmp/vsock_test.ROLE.out, each line stamped with the
+# time it came (EPOCHREALTIME), each run's exit status last ("rvhost-exit
+# N"). Each run needs the other end's: the VM's server listens before QEMU
+# starts; its client tries until the nested guest's server takes the
+# connection. A run that fails is followed by at most two more, by the rule
+# the nested guest applies too (scripts/vm/vsock_test_rerun.sh): each skips
+# the tests that have a result already, "rvhost-rerun" before it.
+# What is still running when QEMU has exited is ended below.
 vt_stamp() {
 	local line
 	while IFS= read -r line || [ -n "$line" ]; do
@@ -157,37 +160,52 @@ vt_stamp() {
 	done
 	return 0
 }
-vt_host_run() { # role, vsock_test options...
-	local role=$1 id rc=0 skip=()
-	shift
+vt_host_run() { # role, first test, time limit (0: none), vsock_test options...
+	local role=$1 from=$2 limit=$3 id rc=0 skip=()
+	shift 3
 	for id in "${!vt_cases[@]}"; do
-		[ -n "${vt_skipwhy[$role.${vt_cases[id]}]+set}" ] && skip+=(--skip="$id")
+		if [ "$id" -lt "$from" ] || [ -n "${vt_skipwhy[$role.${vt_cases[id]}]+set}" ]; then
+			skip+=(--skip="$id")
+		fi
 	done
 	# The blank line ends a test line that a kill cut short.
 	{
-		"$vt_bin" "$@" --peer-cid="$cid" "${skip[@]}" 2>&1 || rc=$?
+		timeout "$limit" "$vt_bin" "$@" --peer-cid="$cid" "${skip[@]}" 2>&1 || rc=$?
 		printf '\nrvhost-exit %s\n' $rc
 	} | vt_stamp
 }
+. "$RVHOST_TOP/scripts/vm/vsock_test_rerun.sh"
 vt_host() { # the vsock tests, in order
-	local t n
+	local t r n runs out limit
 	for t in "$@"; do
-		if [ "$t" = vsock_client ]; then
-			vt_host_run host_server --mode=server --control-host=$host \
-				--control-port=$vport >/tmp/vsock_test.host_server.out
-			continue
-		fi
-		# Refused (or no route) until the nested guest's server listens.
-		n=0
+		r=$(vt_role "$t") out=/tmp/vsock_test.$r.out
+		vt_retried=" " vt_from=0 limit=0 runs=0
+		: >"$out"
 		while :; do
-			n=$((n + 1))
-			vt_host_run host_client --mode=client --control-host=10.23.0.2 \
-				--control-port=$((vport + 1)) >/tmp/vsock_test.try
-			grep -q 'Control socket connected' /tmp/vsock_test.try && break
-			sleep 1
+			runs=$((runs + 1))
+			if [ "$t" = vsock_client ]; then
+				vt_host_run $r $vt_from $limit --mode=server --control-host=$host \
+					--control-port=$vport >/tmp/vsock_test.run
+			else
+				# Refused (or no route) until the nested guest's server
+				# listens.
+				n=0
+				while :; do
+					n=$((n + 1))
+					vt_host_run $r $vt_from $limit --mode=client --control-host=10.23.0.2 \
+						--control-port=$((vport + 1)) >/tmp/vsock_test.run
+					grep -q 'Control socket connected' /tmp/vsock_test.run && break
+					[ $runs = 1 ] || [ $n -lt 30 ] || break
+					sleep 1
+				done
+				echo "$EPOCHREALTIME control connection tries: $n" >>"$out"
+			fi
+			cat /tmp/vsock_test.run >>"$out"
+			grep -q ' rvhost-exit 0$' /tmp/vsock_test.run && break
+			[ $runs -lt $vt_runs ] && vt_next /tmp/vsock_test.run $((${#vt_cases[@]} - 1)) || break
+			echo "$EPOCHREALTIME rvhost-rerun from test $vt_from" >>"$out"
+			limit=120
 		done
-		{ echo "$EPOCHREALTIME connected at try $n"; cat /tmp/vsock_test.try; } \
-			>/tmp/vsock_test.host_client.out
 	done
 }
 vt_pid=""
@@ -218,8 +236,9 @@ args=(-cpu max -m 256 -smp 1 -nographic -no-reboot -monitor none
 
 start=$(date +%s)
 rc=0
-# The nested guest gives each vsock_test run 240 s at most.
-timeout $((900 + 240 * ${#vt_tests[@]})) qemu-system-x86_64 "${args[@]}" \
+# The nested guest gives each vsock_test 240 s at most, and each of its
+# two reruns 120 s and 30 tries to connect.
+timeout $((900 + 540 * ${#vt_tests[@]})) qemu-system-x86_64 "${args[@]}" \
 	</dev/null >/tmp/nested-qemu.log 2>&1 || rc=$?
 exec 3>&-
 echo "nested guest ran $(($(date +%s) - start)) s (qemu exit $rc)"
@@ -274,82 +293,6 @@ if [ $packed = 1 ]; then
 	fi
 fi
 
-# vsock_test's output, "TIME LINE" per line (TIME "-" when not known), as
-# results: vt_out[SIDE.ID] ok|skipped|failed, vt_text[SIDE.ID] what else
-# the test printed, vt_secs[SIDE.ID] its time; vt_done[SIDE] 1 when the
-# last barrier passed, vt_exit[SIDE] the exit status ("none": no status),
-# vt_secs[SIDE] the time from the first test's start to the last barrier.
-# A test's line is "ID - NAME..." and what its run printed; "ok" (or
-# "skipped") ends it, but lands only when the next test's line is flushed.
-declare -A vt_out vt_text vt_secs vt_done vt_exit
-vt_time() { # key t0 t1: the time between two stamps, into vt_secs[key]
-	local us
-	[[ $2 == *.* && $3 == *.* ]] || return 0
-	us=$((${3/./} - ${2/./}))
-	vt_secs[$1]=$((us / 1000000)).$((us % 1000000 / 100000))
-}
-vt_close() { # side id text t0 t1
-	local key=$1.$2 l lines=() last out
-	while IFS= read -r l; do
-		[ -n "$l" ] && lines+=("$l")
-	done <<<"$3"
-	last=""
-	[ ${#lines[@]} = 0 ] || last=${lines[-1]}
-	case "$last" in
-	ok | skipped) out=$last; unset 'lines[-1]' ;;
-	*) out=failed ;;
-	esac
-	vt_out[$key]=$out
-	vt_text[$key]=""
-	for l in "${lines[@]}"; do
-		vt_text[$key]+="${vt_text[$key]:+; }$l"
-	done
-	vt_time "$key" "$4" "$5"
-}
-vt_parse() { # side, its lines on stdin
-	local side=$1 ts line cur=-1 n=${#vt_name[@]} text="" t0="" t1="" prev="-" start first=""
-	local final="All tests have been executed. Waiting other peer..."
-	vt_done[$side]=0 vt_exit[$side]=none
-	while read -r ts line; do
-		start="$((cur + 1)) - ${vt_name[cur + 1]-}..."
-		if [[ $line == "rvhost-exit "* ]]; then
-			vt_exit[$side]=${line#rvhost-exit }
-		elif [ $((cur + 1)) -lt $n ] && [[ $line == "$start"* ]]; then
-			[ $cur -ge 0 ] && vt_close "$side" $cur "$text" "$t0" "$t1"
-			cur=$((cur + 1)) text=${line#"$start"} t0=$prev t1=$ts
-			[ -n "$first" ] || first=$prev
-		elif [[ $line == "$final"* ]]; then
-			[ $cur -ge 0 ] && [ $cur -lt $n ] && vt_close "$side" $cur "$text" "$t0" "$t1"
-			cur=$n
-			[ "${line#"$final"}" = ok ] && vt_done[$side]=1 && vt_time "$side" "$first" "$ts"
-		elif [ $cur -ge 0 ] && [ $cur -lt $n ]; then
-			text+=$'\n'$line t1=$ts
-		fi
-		prev=$ts
-	done
-	if [ $cur -ge 0 ] && [ $cur -lt $n ]; then
-		vt_close "$side" $cur "$text" "$t0" "$t1"
-	fi
-	return 0
-}
-vt_say() { # side id: what that end did in that test
-	local key=$1.$2
-	case "${vt_out[$key]-}" in
-	"") echo "did not get to it" ;;
-	failed) echo "failed: ${vt_text[$key]:-no message}" ;;
-	*) echo "${vt_out[$key]}${vt_text[$key]:+ (${vt_text[$key]})}" ;;
-	esac
-}
-vt_ended() { # side
-	if [ "${vt_done[$1]}" = 1 ] && [ "${vt_exit[$1]}" = 0 ]; then
-		echo ok
-	elif [ "${vt_exit[$1]}" = none ]; then
-		echo "no exit status"
-	else
-		echo "exit ${vt_exit[$1]}$([ "${vt_done[$1]}" = 1 ] || echo ", last barrier not passed")"
-	fi
-}
-
 fail=0
 verdict() { # name ok|skip|fail text
 	local kind=$2 text=$3
@@ -370,47 +313,15 @@ verdict() { # name ok|skip|fail text
 	esac
 }
 
-# Both ends must have passed a test (each checks its own half); a listed
-# test must have been skipped by both.
-vt_judge() { # vsock_client|vsock_server
-	local t=$1 r id key h g note
-	r=$(vt_role "$t")
-	vt_out=() vt_text=() vt_secs=() vt_done=() vt_exit=()
-	[ -f /tmp/vsock_test.$r.out ] || : >/tmp/vsock_test.$r.out
-	sed 's/^[^ ]* /  vsock_test in this VM ('"$r"'): /' /tmp/vsock_test.$r.out
-	vt_parse host </tmp/vsock_test.$r.out
-	vt_parse guest < <(sed -n "s/^$t| /- /p" <<<"$report")
-	h=$(vt_ended host) g=$(vt_ended guest)
-	if [ "$h $g" = "ok ok" ]; then
-		verdict "vsock_test.$r" ok "time ${vt_secs[host]-?} s"
-	else
-		verdict "vsock_test.$r" fail "this VM's vsock_test: $h; the nested guest's: $g"
-	fi
-	for id in "${!vt_name[@]}"; do
-		key=$r.${vt_cases[id]}
-		h=${vt_out[host.$id]-} g=${vt_out[guest.$id]-}
-		if [ -n "${vt_skipwhy[$key]+set}" ]; then
-			if [ "$h $g" = "skipped skipped" ]; then
-				verdict "vsock_test.$key" skip "${vt_skipwhy[$key]}"
-				continue
-			fi
-		elif [ "$h $g" = "ok ok" ]; then
-			note="time ${vt_secs[host.$id]-?} s"
-			[ -n "${vt_text[host.$id]}" ] && note+="; this VM's said: ${vt_text[host.$id]}"
-			[ -n "${vt_text[guest.$id]}" ] && note+="; the nested guest's said: ${vt_text[guest.$id]}"
-			verdict "vsock_test.$key" ok "$note"
-			continue
-		fi
-		note=""
-		[ -n "${vt_skipwhy[$key]+set}" ] && note="on vsock_test.skip, but "
-		verdict "vsock_test.$key" fail "${note}this VM's vsock_test: $(vt_say host "$id"); the nested guest's: $(vt_say guest "$id")"
-	done
-}
+. "$RVHOST_TOP/scripts/vm/vsock_test_judge.sh"
 
 for t in "${tests[@]}"; do
 	case "$t" in
 	vsock_client | vsock_server)
-		vt_judge "$t"
+		r=$(vt_role "$t")
+		[ -f /tmp/vsock_test.$r.out ] || : >/tmp/vsock_test.$r.out
+		sed 's/^[^ ]* /  vsock_test in this VM ('"$r"'): /' /tmp/vsock_test.$r.out
+		vt_judge "$r" /tmp/vsock_test.$r.out <(sed -n "s/^$t| /- /p" <<<"$report")
 		continue
 		;;
 	esac

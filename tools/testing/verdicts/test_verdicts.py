@@ -482,6 +482,131 @@ def nested_run_that_crashed_fails():
         expect(re.search(r"^not ok 2 nested.tcp", out, re.M), "tcp passed", out)
 
 
+VT_DRIVER = """
+set -u
+vt_name=("A test" "B test" "C test" "D test")
+vt_cases=(a_test b_test c_test d_test)
+declare -A vt_skipwhy=([host_client.d_test]="timing")
+verdict() {
+	case $2 in
+	ok) echo "nested: $1: ok ($3)" ;;
+	skip) echo "nested: $1: SKIP ($3)" ;;
+	*) echo "nested: $1: FAILED ($3)" ;;
+	esac
+}
+. scripts/vm/vsock_test_judge.sh
+vt_judge host_client "$1" "$2"
+"""
+
+
+def vt_judged(host, guest):
+    """scripts/vm/vsock_test_judge.sh on two ends' vsock_test output."""
+    with tempfile.TemporaryDirectory() as d:
+        for name, text in (("host", host), ("guest", guest)):
+            with open(f"{d}/{name}", "w") as f:
+                f.write(text)
+        rc, out = run(["bash", "-c", VT_DRIVER, "judge", f"{d}/host", f"{d}/guest"])
+    expect(rc == 0, f"the judge exited {rc}", out)
+    return out
+
+
+def vt_verdict(out, case):
+    m = re.search(rf"^nested: vsock_test\.host_client{case}: (\S+) \((.*)\)$", out, re.M)
+    expect(m, f"no verdict for vsock_test.host_client{case}", out)
+    return m.group(1), m.group(2)
+
+
+# The VM's lines are stamped, the nested guest's are not; the C test ends
+# the first run on both, and is run again.
+VT_HOST = """1.0 Control socket connected to 10.23.0.2:5003.
+1.1 0 - A test...ok
+1.2 1 - B test...ok
+1.3 2 - C test...expected "RECEIVED" on control socket, got "x"
+1.4 rvhost-exit 1
+1.5 rvhost-rerun from test 2
+1.6 control connection tries: 2
+1.7 Control socket connected to 10.23.0.2:5003.
+1.8 0 - A test...skipped
+1.9 1 - B test...skipped
+2.0 2 - C test...{rerun}
+2.1 3 - D test...skipped
+2.2 All tests have been executed. Waiting other peer...ok
+2.3 rvhost-exit 0
+"""
+VT_GUEST = """- Control socket listening on 0.0.0.0:5003
+- 0 - A test...ok
+- 1 - B test...ok
+- 2 - C test...unexpected EOF on control socket
+- rvhost-exit 1
+- rvhost-rerun
+- 0 - A test...skipped
+- 1 - B test...skipped
+- 2 - C test...ok
+- 3 - D test...skipped
+- All tests have been executed. Waiting other peer...ok
+- rvhost-exit 0
+"""
+
+
+@case
+def vsock_test_rerun_passes_with_its_first_run_said():
+    out = vt_judged(VT_HOST.format(rerun="ok"), VT_GUEST)
+    kind, text = vt_verdict(out, "")
+    expect(kind == "ok" and "runs: 2 in this VM, 2 in the nested guest" in text, "whole run", out)
+    # What ran before the rerun keeps its result; its SKIPs are not results.
+    for c in ("a_test", "b_test"):
+        kind, text = vt_verdict(out, "." + c)
+        expect(kind == "ok" and "rerun" not in text, c, out)
+    kind, text = vt_verdict(out, ".c_test")
+    expect(kind == "ok", "c_test", out)
+    expect(re.search(r"passed on a rerun, the first run: this VM.s failed: expected .RECEIVED."
+                     r".*the nested guest.s failed: unexpected EOF", text), "c_test's first run", out)
+    expect(vt_verdict(out, ".d_test") == ("SKIP", "timing"), "d_test", out)
+
+
+@case
+def vsock_test_rerun_that_fails_again_fails():
+    out = vt_judged(VT_HOST.format(rerun="expected \"RECEIVED\" again"), VT_GUEST)
+    kind, text = vt_verdict(out, ".c_test")
+    expect(kind == "FAILED" and "again" in text, "c_test passed", out)
+
+
+@case
+def vsock_test_without_rerun_loses_what_follows():
+    # A run that stops, and no rerun: what it did not get to fails.
+    host = VT_HOST.split("1.5 ")[0]
+    guest = VT_GUEST.split("- rvhost-rerun")[0]
+    out = vt_judged(host, guest)
+    expect(vt_verdict(out, "")[0] == "FAILED", "whole run passed", out)
+    expect(vt_verdict(out, ".c_test")[0] == "FAILED", "c_test passed", out)
+    kind, text = vt_verdict(out, ".d_test")
+    expect(kind == "FAILED" and "did not get to it" in text, "d_test", out)
+
+
+@case
+def vsock_test_rerun_rule():
+    # Both ends' rule (POSIX sh, as the nested guest's busybox runs it): the
+    # test a run stopped in once more, then the next; none past the last.
+    script = """
+. scripts/vm/vsock_test_rerun.sh
+printf '1.0 0 - A...ok\\n1.1 1 - B...\\n' >"$1/host"
+printf '0 - A...ok\\n1 - B...ok\\n2 - C...\\n' >"$1/guest"
+for f in host host host; do
+	if vt_next "$1/$f" 2; then echo "$f $vt_from"; else echo "$f none"; fi
+done
+vt_retried=" "
+for f in guest guest; do
+	if vt_next "$1/$f" 2; then echo "$f $vt_from"; else echo "$f none"; fi
+done
+: >"$1/empty"
+vt_next "$1/empty" 2 && echo "empty $vt_from" || echo "empty none"
+"""
+    with tempfile.TemporaryDirectory() as d:
+        rc, out = run(["sh", "-c", script, "rule", d])
+    want = "host 1\nhost 2\nhost 2\nguest 2\nguest none\nempty none\n"
+    expect(rc == 0 and out == want, f"exit {rc}, want {want!r}", out)
+
+
 @case
 def every_test_program_is_on_the_section_list():
     # A program the Makefile builds (TEST_GEN_PROGS) but no run lists would
