@@ -12,6 +12,8 @@
 #   make vmtest           the kernel's vsock vmtest.sh against rvhost_vsock
 #                         (VMTEST_C=1: against vhost_vsock too; not part of
 #                         check; see scripts/vmtest.sh)
+#   make bench            rvhost against the C driver, side by side (not
+#                         part of check; see scripts/bench.sh)
 #
 # KDIR defaults to the test kernel that scripts/provision.sh built and
 # cached; point it at any built Rust-enabled 7.2 tree to build for that.
@@ -27,7 +29,7 @@ MO ?= $(CURDIR)/build/modules/$(notdir $(abspath $(KDIR)))
 
 kmake = $(MAKE) -C $(KDIR) M=$(CURDIR) MO=$(MO) $(RVHOST_KMAKE_ARGS)
 
-.PHONY: all modules modules_install clean provision check demo fuzz stress vmtest host-test selftests
+.PHONY: all modules modules_install clean provision check demo fuzz stress vmtest bench host-test selftests
 
 all: modules
 
@@ -60,6 +62,10 @@ stress:
 
 vmtest:
 	VMTEST_C="$(VMTEST_C)" VMTEST_TIMEOUT="$(VMTEST_TIMEOUT)" scripts/vmtest.sh
+
+bench:
+	PAIRS="$(PAIRS)" BENCH_SECONDS="$(BENCH_SECONDS)" WORKLOADS="$(WORKLOADS)" \
+		BENCH_PROFILE="$(BENCH_PROFILE)" scripts/bench.sh
 
 host-test:
 	cargo test --manifest-path tools/host/Cargo.toml

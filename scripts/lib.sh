@@ -28,9 +28,12 @@ RVHOST_VNG_VERSION=1.40
 say() { printf '[rvhost %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 
-# Python venvs holding libclang, and clang for the debug kernel.
+# Python venvs holding libclang, clang for the debug kernel, and
+# matplotlib for `make bench`'s plot.
 rvhost_venv=$RVHOST_CACHE/venv
 rvhost_llvm=$RVHOST_CACHE/llvm-venv
+rvhost_bench_venv=$RVHOST_CACHE/bench-venv
+RVHOST_MATPLOTLIB_VERSION=3.11.2
 # virtme-ng's venv lies outside $HOME on purpose: the guest runs
 # virtme-ng-init and its scripts from where the package is installed, and
 # vmtest.sh mounts a directory of its own over the guest's /root (root's

@@ -12,6 +12,7 @@
 # With RVHOST_VMTEST=1, also what `make vmtest` needs (the kernel's vsock
 # vmtest.sh): openssh-server and virtme-ng. make check does not ask for
 # them: on a machine with systemd, installing openssh-server starts sshd.
+# With RVHOST_BENCH=1, also matplotlib (PyPI) for `make bench`'s plot.
 
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -27,6 +28,8 @@ APT_PACKAGES=(
 # The kernel's vsock vmtest.sh: sshd in its vng guest, and its check_deps
 # (ssh, ss, pkill, nsenter; socat and busybox above).
 [ "${RVHOST_VMTEST:-0}" = 1 ] && APT_PACKAGES+=(openssh-server openssh-client util-linux)
+# `make bench BENCH_PROFILE=1`: perf.
+[ "${RVHOST_BENCH:-0}" = 1 ] && APT_PACKAGES+=(linux-perf)
 
 step_packages() {
 	local missing=() p
@@ -66,6 +69,15 @@ step_vng() {
 		python3 -m venv "$rvhost_vng"
 		"$rvhost_vng/bin/pip" install -q "virtme-ng==$RVHOST_VNG_VERSION"
 		"$rvhost_vng/bin/vng" --version >/dev/null || die "$rvhost_vng/bin/vng does not run"
+	fi
+}
+
+# matplotlib for the plot of `make bench` (tools/bench/report.py).
+step_bench() {
+	if [ "$("$rvhost_bench_venv/bin/pip" show matplotlib 2>/dev/null | sed -n 's/^Version: //p')" != "$RVHOST_MATPLOTLIB_VERSION" ]; then
+		say "installing matplotlib $RVHOST_MATPLOTLIB_VERSION from PyPI into $rvhost_bench_venv"
+		python3 -m venv "$rvhost_bench_venv"
+		"$rvhost_bench_venv/bin/pip" install -q "matplotlib==$RVHOST_MATPLOTLIB_VERSION"
 	fi
 }
 
@@ -237,6 +249,7 @@ mkdir -p "$RVHOST_CACHE"
 step_packages
 step_rust
 [ "${RVHOST_VMTEST:-0}" = 1 ] && step_vng
+[ "${RVHOST_BENCH:-0}" = 1 ] && step_bench
 rvhost_toolchain_env
 if [[ " ${flavours[*]} " == *" debug "* ]]; then
 	step_llvm

@@ -258,6 +258,13 @@ uint64_t eventfd_take(int efd);
 bool wait_readable(int fd, int timeout_ms);
 void eventfd_kick(int efd);
 
+/*
+ * CPU time (utime + stime, in clock ticks) of this process's vhost worker
+ * threads ("vhost-PID") so far, -1 without /proc; their number in
+ * *nworkers if not NULL.
+ */
+long worker_ticks(int *nworkers);
+
 /* A closed file descriptor number. */
 int closed_fd(void);
 

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# `make bench`: rvhost against the C vhost driver, side by side in one boot
+# of the default test kernel (tools/bench/run.sh), then the table, JSON and
+# plot (tools/bench/report.py) in build/bench/. Not part of `make check`.
+#
+#   make bench [PAIRS=5] [BENCH_SECONDS=3] [WORKLOADS="tx,64 tx,1514,--packed ..."]
+#              [BENCH_PROFILE=1]
+#
+# Under TCG the absolute figures mean little; the ratios are the result.
+# See Documentation/benchmarks.rst.
+
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+cd "$RVHOST_TOP"
+
+PAIRS=${PAIRS:-5}
+BENCH_SECONDS=${BENCH_SECONDS:-3}
+WORKLOADS=${WORKLOADS:-tx,64 tx,1514 tx,64k tx,64,--packed tx,64,--in-order tx,1514,--packed}
+
+RVHOST_BENCH=1 scripts/provision.sh default
+rvhost_toolchain_env
+kdef=$(rvhost_kdir default)
+make -s KDIR="$kdef" modules >/dev/null
+make -s -C tools/bench KHDR="$kdef/rvhost-headers/include" OUTPUT="$RVHOST_TOP/build/bench" >/dev/null
+out=build/vm/bench
+rm -rf "$out"
+rc=0
+# shellcheck disable=SC2086 # WORKLOADS is a list
+scripts/vm-run.sh --quiet --out "$out" --timeout 7200 -- \
+	env BENCH_PROFILE="${BENCH_PROFILE:-0}" tools/bench/run.sh build/bench "$PAIRS" "$BENCH_SECONDS" $WORKLOADS || rc=$?
+grep '^bench: ' "$out/output.log" || true
+[ -s "$out/bench.jsonl" ] || { echo "bench: no results (VM exit $rc; see $out/console.log)"; exit 1; }
+cp "$out/bench.jsonl" build/bench/
+cp "$out"/profile-*.txt build/bench/ 2>/dev/null || true
+"$rvhost_bench_venv/bin/python3" tools/bench/report.py build/bench/bench.jsonl build/bench
+[ "$rc" = 0 ] || echo "bench: some runs failed (VM exit $rc; see $out/output.log)"
+exit "$rc"

@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * One vhost-net TX measurement: a fake guest (the conformance suite's,
+ * tools/testing/selftests/rvhost/net_guest.h) keeps the TX ring of
+ * whichever /dev/vhost-net is loaded full of frames of one size for a
+ * while, and prints one line of JSON: frames, seconds, frames per second,
+ * and the vhost worker's CPU time per frame.
+ *
+ *   net_bench tx SIZE [--packed] [--in-order] [--seconds S]
+ *     SIZE  64 and 1514: plain frames of that many bytes;
+ *           64k: 65000-byte TSO frames (GSO_TCPV4, 1448-byte MSS)
+ *
+ * The guest writes every buffer once, before the clock starts, so the loop
+ * costs the guest only the ring: posting, kicking and reaping. It has 256
+ * buffers in a 256-entry ring (64 of the 64 KiB frames: the fake guest's
+ * memory regions are a few MiB each), all outstanding whenever it can. The tap is
+ * the sink: up, no address and no packet socket on it, so the stack drops
+ * each frame right after tun hands it over. The worker's CPU time is the
+ * utime + stime of this process's vhost-PID thread (a vhost_task, with both
+ * drivers), in clock ticks: coarse, so the runs last seconds.
+ */
+#include <time.h>
+
+#include "net_guest.h"
+
+struct bench {
+	const char *what;
+	enum fkind kind;
+	uint32_t len;
+	bool packed, in_order;
+	double seconds;
+};
+
+static void die(const char *what, int err)
+{
+	fprintf(stderr, "net_bench: %s: %s\n", what, strerror(err));
+	exit(1);
+}
+
+static double now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+static struct bench b;
+
+static void gen_fixed(struct nctx *n, unsigned int seq, uint32_t *len,
+		      enum fkind *k)
+{
+	*len = b.len;
+	*k = b.kind;
+}
+
+static void setup(struct nctx *n)
+{
+	const char *what = "";
+	int vq, r;
+
+	nctx_init(n);
+	n->cfg = (struct ncfg){
+		.v1 = true, .mrg = true, .indirect = true, .event_idx = true,
+		.in_order = b.in_order, .packed = b.packed, .num = 256,
+	};
+	n->hlen = ncfg_hlen(&n->cfg);
+	n->fd = open(VHOST_NET_PATH, O_RDWR | O_CLOEXEC);
+	if (n->fd < 0)
+		die(VHOST_NET_PATH, errno);
+	if (ioctl_errno(n->fd, VHOST_GET_FEATURES, &n->offered))
+		die("VHOST_GET_FEATURES", errno);
+	if (b.packed && !(n->offered & BIT_ULL(VIRTIO_F_RING_PACKED)))
+		die("VIRTIO_F_RING_PACKED not offered", EOPNOTSUPP);
+	if (b.in_order && !(n->offered & BIT_ULL(VIRTIO_F_IN_ORDER)))
+		die("VIRTIO_F_IN_ORDER not offered", EOPNOTSUPP);
+	if (gm_init(&n->g))
+		die("guest memory", ENOMEM);
+	for (vq = 0; vq < VDEV_NVQS; vq++) {
+		if (gvq_alloc(&n->q[vq], &n->g, n->cfg.num, n->cfg.packed))
+			die("rings", ENOMEM);
+		n->kick[vq] = new_eventfd();
+		n->call[vq] = new_eventfd();
+		n->err[vq] = new_eventfd();
+	}
+	r = ntap_open(&n->tap[0], &n->cfg, &what);
+	if (r)
+		die(what, -r);
+	n->ntaps = 1;
+	/* A packet socket on the tap would get a clone of every frame. */
+	close(n->tap[0].obs);
+	close(n->tap[0].inj);
+	n->tap[0].obs = n->tap[0].inj = -1;
+
+	if (ioctl_errno(n->fd, VHOST_SET_OWNER, NULL))
+		die("VHOST_SET_OWNER", errno);
+	if (net_set_features(n))
+		die("VHOST_SET_FEATURES", errno);
+	if (gm_set_mem_table(&n->g, n->fd))
+		die("VHOST_SET_MEM_TABLE", errno);
+	for (vq = 0; vq < VDEV_NVQS; vq++) {
+		struct gvq *q = &n->q[vq];
+
+		gvq_reset(q, n->cfg.event_idx, n->cfg.in_order, 0);
+		q->kick = n->kick[vq];
+		q->call = n->call[vq];
+		if (set_num(n->fd, vq, n->cfg.num) ||
+		    set_base(n->fd, vq, gvq_vring_base(q, 0)) ||
+		    set_addr(n->fd, vq, 0, gvq_uaddr(q, 0), gvq_uaddr(q, 1),
+			     gvq_uaddr(q, 2), 0) ||
+		    set_vring_file(n->fd, VHOST_SET_VRING_KICK, vq, n->kick[vq]) ||
+		    set_vring_file(n->fd, VHOST_SET_VRING_CALL, vq, n->call[vq]) ||
+		    set_vring_file(n->fd, VHOST_SET_VRING_ERR, vq, n->err[vq]) ||
+		    net_set_backend(n->fd, vq, n->tap[0].fd))
+			die("setting up the virtqueues", errno);
+	}
+	net_flush(n);
+}
+
+static int tx(struct nctx *n)
+{
+	struct gvq *q = &n->q[VQ_TX];
+	unsigned int nslots = n->cfg.num, nfree = 0, i;
+	unsigned long long done = 0;
+	long t0, t1;
+	unsigned int *slots = calloc(nslots, sizeof(*slots));
+	unsigned char *buf = malloc(FRAME_MAX + 128);
+	uint32_t total = 0, cookie, len;
+	double start, end;
+	bool implicit;
+	int w0, w1, r;
+
+	if (!slots || !buf)
+		die("buffers", ENOMEM);
+	n->tx_slot_size = round_up64(n->hlen + b.len, 64);
+	/* The fake guest's regions are 3.5 to 6 MiB: 64 buffers of 64 KiB. */
+	if (nslots > (4U << 20) / n->tx_slot_size)
+		nslots = (4U << 20) / n->tx_slot_size;
+	n->tx_nslots = nslots;
+	n->tx_slots = gm_alloc(&n->g, (uint64_t)nslots * n->tx_slot_size, 64, true);
+	if (!n->tx_slots)
+		die("TX buffers", ENOMEM);
+	for (i = 0; i < nslots; i++) {
+		total = tx_fill(n, gen_fixed, i, i, buf);
+		slots[nfree++] = i;
+	}
+
+	t0 = worker_ticks(&w0);
+	start = now();
+	end = start + b.seconds;
+	for (;;) {
+		while (nfree) {
+			struct gseg s = { tx_slot(n, slots[nfree - 1]), total };
+
+			if (gvq_add(q, &s, 1, 0, 0, slots[nfree - 1]) < 0)
+				break;
+			nfree--;
+		}
+		gvq_kick(q);
+		r = gvq_get_used(q, &cookie, &len, &implicit);
+		if (r == 0) {
+			if (gvq_wait(q, TIMEOUT_MS))
+				die("no used buffer within the timeout", ETIMEDOUT);
+			r = gvq_get_used(q, &cookie, &len, &implicit);
+		}
+		for (; r > 0; r = gvq_get_used(q, &cookie, &len, &implicit)) {
+			slots[nfree++] = cookie;
+			done++;
+		}
+		if (r < 0) {
+			fprintf(stderr, "net_bench: used ring: %s\n", q->err);
+			return 1;
+		}
+		if (now() >= end)
+			break;
+	}
+	end = now();
+	t1 = worker_ticks(&w1);
+	if (t0 < 0 || t1 < 0 || w0 != 1 || w1 != 1) {
+		fprintf(stderr, "net_bench: %d vhost worker threads, want 1\n", w1);
+		return 1;
+	}
+	if (eventfd_take(n->err[VQ_TX]) || eventfd_take(n->err[VQ_RX])) {
+		fprintf(stderr, "net_bench: the device signalled an error\n");
+		return 1;
+	}
+	printf("{\"workload\": \"%s\", \"frames\": %llu, \"seconds\": %.3f, \"pps\": %.1f, \"worker_ns_per_frame\": %.1f, \"worker_ticks\": %ld}\n",
+	       b.what, done, end - start, done / (end - start),
+	       (t1 - t0) * 1e9 / sysconf(_SC_CLK_TCK) / (done ? done : 1),
+	       t1 - t0);
+	free(slots);
+	free(buf);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static char what[64];
+	struct nctx n;
+	int i;
+
+	if (argc < 3 || strcmp(argv[1], "tx")) {
+		fprintf(stderr, "usage: net_bench tx 64|1514|64k [--packed] [--in-order] [--seconds S]\n");
+		return 2;
+	}
+	b.seconds = 3;
+	b.kind = F_PLAIN;
+	if (!strcmp(argv[2], "64k")) {
+		b.kind = F_GSO;
+		b.len = 65000;
+	} else {
+		b.len = atoi(argv[2]);
+		if (b.len < FRAME_MIN_PLAIN || b.len > 1514) {
+			fprintf(stderr, "net_bench: size %s: 64 to 1514, or 64k\n", argv[2]);
+			return 2;
+		}
+	}
+	for (i = 3; i < argc; i++) {
+		if (!strcmp(argv[i], "--packed"))
+			b.packed = true;
+		else if (!strcmp(argv[i], "--in-order"))
+			b.in_order = true;
+		else if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
+			b.seconds = atof(argv[++i]);
+		else {
+			fprintf(stderr, "net_bench: unknown option %s\n", argv[i]);
+			return 2;
+		}
+	}
+	snprintf(what, sizeof(what), "tx-%s-%s%s", argv[2],
+		 b.packed ? "packed" : "split", b.in_order ? "-inorder" : "");
+	b.what = what;
+	setup(&n);
+	i = tx(&n);
+	nctx_free(&n);
+	return i;
+}

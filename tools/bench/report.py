@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""The results of tools/bench/run.sh, side by side.
+
+    report.py BENCH_JSONL OUT_DIR
+
+For each workload: the median of each side's runs, and the median, min and
+max of the per-pair ratios, for two figures: frames per second (rvhost/C)
+and the vhost worker's CPU time per frame (C/rvhost). Both ratios are above
+1 where rvhost does better. A workload C cannot run (packed ring, in-order)
+is compared with C's split ring run of the same size and pair ("vs C
+split"). Writes OUT_DIR/summary.json and OUT_DIR/summary.txt (the table it
+prints), and OUT_DIR/ratios.png when matplotlib is there.
+"""
+
+import json
+import os
+import re
+import statistics
+import sys
+
+
+def median(v):
+    return statistics.median(v) if v else None
+
+
+def load(path):
+    runs = []
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line:
+                runs.append(json.loads(line))
+    return runs
+
+
+def c_counterpart(workload):
+    """The C workload a rvhost-only one is compared with."""
+    return re.sub(r"-(packed|split)(-inorder)?$", "-split", workload)
+
+
+def summarize(runs):
+    by = {}
+    for r in runs:
+        by.setdefault((r["workload"], r["impl"]), {})[r["pair"]] = r
+    rows = []
+    for w in dict.fromkeys(r["workload"] for r in runs):
+        rv = by.get((w, "rvhost"), {})
+        cw = w if (w, "c") in by else c_counterpart(w)
+        c = by.get((cw, "c"), {})
+        pairs = sorted(set(rv) & set(c))
+        pps = [rv[p]["pps"] / c[p]["pps"] for p in pairs if c[p]["pps"]]
+        cpu = [c[p]["worker_ns_per_frame"] / rv[p]["worker_ns_per_frame"]
+               for p in pairs if rv[p]["worker_ns_per_frame"]]
+        rows.append({
+            "workload": w,
+            "compared_with": "C" if cw == w else "C split",
+            "pairs": len(pairs),
+            "c_pps": median([c[p]["pps"] for p in c]),
+            "rvhost_pps": median([rv[p]["pps"] for p in rv]),
+            "c_ns_per_frame": median([c[p]["worker_ns_per_frame"] for p in c]),
+            "rvhost_ns_per_frame": median([rv[p]["worker_ns_per_frame"] for p in rv]),
+            "pps_ratio": {"median": median(pps), "min": min(pps, default=None),
+                          "max": max(pps, default=None)},
+            "cpu_ratio": {"median": median(cpu), "min": min(cpu, default=None),
+                          "max": max(cpu, default=None)},
+        })
+    return rows
+
+
+def fmt(v, spec):
+    return "-" if v is None else format(v, spec)
+
+
+def table(rows):
+    head = ("workload", "vs", "pairs", "C fps", "rvhost fps", "fps rv/C (min-max)",
+            "C ns/f", "rvhost ns/f", "cpu C/rv (min-max)")
+    lines = [head]
+    for r in rows:
+        p, c = r["pps_ratio"], r["cpu_ratio"]
+        lines.append((
+            r["workload"], r["compared_with"], str(r["pairs"]),
+            fmt(r["c_pps"], ".0f"), fmt(r["rvhost_pps"], ".0f"),
+            f"{fmt(p['median'], '.3f')} ({fmt(p['min'], '.2f')}-{fmt(p['max'], '.2f')})",
+            fmt(r["c_ns_per_frame"], ".0f"), fmt(r["rvhost_ns_per_frame"], ".0f"),
+            f"{fmt(c['median'], '.3f')} ({fmt(c['min'], '.2f')}-{fmt(c['max'], '.2f')})",
+        ))
+    width = [max(len(l[i]) for l in lines) for i in range(len(head))]
+    return "\n".join("  ".join(s.ljust(width[i]) for i, s in enumerate(l)).rstrip()
+                     for l in lines)
+
+
+def plot(rows, path):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    names = [r["workload"] for r in rows]
+    fig, ax = plt.subplots(figsize=(max(6, len(rows) * 1.2), 4))
+    x = range(len(rows))
+    for off, key, label in ((-0.2, "pps_ratio", "frames/s, rvhost/C"),
+                            (0.2, "cpu_ratio", "worker CPU per frame, C/rvhost")):
+        med = [r[key]["median"] or 0 for r in rows]
+        lo = [m - (r[key]["min"] or m) for m, r in zip(med, rows)]
+        hi = [(r[key]["max"] or m) - m for m, r in zip(med, rows)]
+        ax.bar([i + off for i in x], med, width=0.4, yerr=[lo, hi], capsize=3, label=label)
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    ax.set_xticks(list(x))
+    ax.set_xticklabels(names, rotation=30, ha="right")
+    ax.set_ylabel("median ratio (bars: min-max of the pairs)")
+    ax.set_title("rvhost against the C vhost driver (above 1: rvhost better)")
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    return True
+
+
+def main():
+    if len(sys.argv) != 3:
+        print(__doc__.strip().splitlines()[2].strip(), file=sys.stderr)
+        return 2
+    runs = load(sys.argv[1])
+    if not runs:
+        print(f"{sys.argv[1]}: no runs", file=sys.stderr)
+        return 1
+    rows = summarize(runs)
+    os.makedirs(sys.argv[2], exist_ok=True)
+    with open(os.path.join(sys.argv[2], "summary.json"), "w") as f:
+        json.dump(rows, f, indent=1)
+    text = table(rows)
+    with open(os.path.join(sys.argv[2], "summary.txt"), "w") as f:
+        f.write(text + "\n")
+    print(text)
+    png = os.path.join(sys.argv[2], "ratios.png")
+    if plot(rows, png):
+        print(f"plot: {png}")
+    else:
+        print("plot: no matplotlib, none drawn")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
