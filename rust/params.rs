@@ -127,6 +127,11 @@ sysfs_params! {
     /// `max_iotlb_entries`: the size of the device IOTLB; no IOTLB if not
     /// positive.
     max_iotlb_entries: int = 2048, "Maximum number of iotlb entries. (default: 2048)";
+    /// `fetch_batch`: chains the ring layer fetches per refill of a
+    /// virtqueue (clamped to 1 and the ring size). rvhost's own, for
+    /// measuring what batching buys (`make bench`); C reads one at a time.
+    fetch_batch: ushort = 64,
+        "Descriptor chains fetched per refill of a virtqueue (rvhost; 1: one at a time as C; default: 64)";
 }
 
 #[cfg(CONFIG_VHOST_ENABLE_FORK_OWNER_CONTROL)]

@@ -37,7 +37,7 @@ use crate::{
             EventFd,
             EventFile, //
         },
-        uapi, user,
+        params, uapi, user,
     },
     umem::{
         kernel_error,
@@ -104,8 +104,10 @@ impl<D: QueueData> Vq<D> {
     pub(crate) fn new(data: D) -> Result<Self> {
         let mut store = KVVec::with_capacity(ring::DEFAULT_STORAGE, GFP_KERNEL)?;
         store.resize(ring::DEFAULT_STORAGE, Desc::default(), GFP_KERNEL)?;
+        let mut ring = Vring::new(store);
+        ring.set_batch(params::fetch_batch());
         Ok(Self {
-            ring: Vring::new(store),
+            ring,
             cfg: VqConfig::RESET,
             kick: None,
             call: None,

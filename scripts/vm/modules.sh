@@ -4,7 +4,7 @@
 # In the test VM: load or unload one implementation of /dev/vhost-net and
 # /dev/vhost-vsock.
 #
-#   scripts/vm/modules.sh load c|rvhost
+#   scripts/vm/modules.sh load c|rvhost [PARAM=VALUE...]
 #   scripts/vm/modules.sh unload c|rvhost
 #
 # "c" is the kernel's own vhost_net/vhost_vsock (the oracle), from the
@@ -43,8 +43,9 @@ case "$1 $2" in
 	done
 	;;
 "load rvhost")
-	insmod "$RVHOST_MODDIR/rvhost_net.ko"
-	insmod "$RVHOST_MODDIR/rvhost_vsock.ko"
+	# Module parameters, to both (make bench's fetch_batch).
+	insmod "$RVHOST_MODDIR/rvhost_net.ko" "${@:3}"
+	insmod "$RVHOST_MODDIR/rvhost_vsock.ko" "${@:3}"
 	;;
 "unload rvhost")
 	unload rvhost_net rmmod

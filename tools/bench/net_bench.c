@@ -6,9 +6,16 @@
  * while, and prints one line of JSON: frames, seconds, frames per second,
  * and the vhost worker's CPU time per frame.
  *
- *   net_bench tx SIZE [--packed] [--in-order] [--seconds S]
+ *   net_bench tx|rx SIZE [--packed] [--in-order] [--seconds S]
  *     SIZE  64 and 1514: plain frames of that many bytes;
- *           64k: 65000-byte TSO frames (GSO_TCPV4, 1448-byte MSS)
+ *           64k: 65000-byte TSO frames (GSO_TCPV4, 1448-byte MSS; TX only)
+ *
+ * RX: a thread sends frames out of the tap through a packet socket, 64
+ * per sendmmsg(), as fast as it can, and tun queues them for vhost (or
+ * drops them when its queue is full); the guest keeps 256 buffers of one
+ * frame each posted and counts what comes. frames/s is then bounded by
+ * whichever is slower, the sender or vhost; the worker's CPU time per
+ * frame is vhost's alone.
  *
  * The guest writes every buffer once, before the clock starts, so the loop
  * costs the guest only the ring: posting, kicking and reaping. It has 256
@@ -19,12 +26,14 @@
  * utime + stime of this process's vhost-PID thread (a vhost_task, with both
  * drivers), in clock ticks: coarse, so the runs last seconds.
  */
+#include <pthread.h>
 #include <time.h>
 
 #include "net_guest.h"
 
 struct bench {
 	const char *what;
+	bool rx;
 	enum fkind kind;
 	uint32_t len;
 	bool packed, in_order;
@@ -52,6 +61,46 @@ static void gen_fixed(struct nctx *n, unsigned int seq, uint32_t *len,
 {
 	*len = b.len;
 	*k = b.kind;
+}
+
+/* Where a measurement started: the worker's CPU ticks and the clock. */
+struct meter {
+	long ticks;
+	int workers;
+	double start;
+};
+
+static void meter_start(struct meter *m)
+{
+	m->ticks = worker_ticks(&m->workers);
+	m->start = now();
+}
+
+/*
+ * Ends the measurement of done frames and prints its line of JSON (extra:
+ * more fields, each ", \"NAME\": VALUE"); 1 if there was not exactly one
+ * worker or the device signalled an error.
+ */
+static int meter_report(struct nctx *n, const struct meter *m,
+			unsigned long long done, const char *extra)
+{
+	double secs = now() - m->start;
+	int workers;
+	long ticks = worker_ticks(&workers);
+
+	if (m->ticks < 0 || ticks < 0 || m->workers != 1 || workers != 1) {
+		fprintf(stderr, "net_bench: %d vhost worker threads, want 1\n", workers);
+		return 1;
+	}
+	if (eventfd_take(n->err[VQ_TX]) || eventfd_take(n->err[VQ_RX])) {
+		fprintf(stderr, "net_bench: the device signalled an error\n");
+		return 1;
+	}
+	ticks -= m->ticks;
+	printf("{\"workload\": \"%s\", \"frames\": %llu%s, \"seconds\": %.3f, \"pps\": %.1f, \"worker_ns_per_frame\": %.1f, \"worker_ticks\": %ld}\n",
+	       b.what, done, extra, secs, done / secs,
+	       ticks * 1e9 / sysconf(_SC_CLK_TCK) / (done ? done : 1), ticks);
+	return 0;
 }
 
 static void setup(struct nctx *n)
@@ -87,10 +136,16 @@ static void setup(struct nctx *n)
 	if (r)
 		die(what, -r);
 	n->ntaps = 1;
-	/* A packet socket on the tap would get a clone of every frame. */
+	/*
+	 * A packet socket on the tap would get a clone of every frame: the
+	 * observer goes, and the injector too unless RX sends through it.
+	 */
 	close(n->tap[0].obs);
-	close(n->tap[0].inj);
-	n->tap[0].obs = n->tap[0].inj = -1;
+	n->tap[0].obs = -1;
+	if (!b.rx) {
+		close(n->tap[0].inj);
+		n->tap[0].inj = -1;
+	}
 
 	if (ioctl_errno(n->fd, VHOST_SET_OWNER, NULL))
 		die("VHOST_SET_OWNER", errno);
@@ -122,13 +177,13 @@ static int tx(struct nctx *n)
 	struct gvq *q = &n->q[VQ_TX];
 	unsigned int nslots = n->cfg.num, nfree = 0, i;
 	unsigned long long done = 0;
-	long t0, t1;
 	unsigned int *slots = calloc(nslots, sizeof(*slots));
 	unsigned char *buf = malloc(FRAME_MAX + 128);
 	uint32_t total = 0, cookie, len;
-	double start, end;
+	struct meter m;
 	bool implicit;
-	int w0, w1, r;
+	double end;
+	int r;
 
 	if (!slots || !buf)
 		die("buffers", ENOMEM);
@@ -145,9 +200,8 @@ static int tx(struct nctx *n)
 		slots[nfree++] = i;
 	}
 
-	t0 = worker_ticks(&w0);
-	start = now();
-	end = start + b.seconds;
+	meter_start(&m);
+	end = m.start + b.seconds;
 	for (;;) {
 		while (nfree) {
 			struct gseg s = { tx_slot(n, slots[nfree - 1]), total };
@@ -174,23 +228,112 @@ static int tx(struct nctx *n)
 		if (now() >= end)
 			break;
 	}
-	end = now();
-	t1 = worker_ticks(&w1);
-	if (t0 < 0 || t1 < 0 || w0 != 1 || w1 != 1) {
-		fprintf(stderr, "net_bench: %d vhost worker threads, want 1\n", w1);
-		return 1;
-	}
-	if (eventfd_take(n->err[VQ_TX]) || eventfd_take(n->err[VQ_RX])) {
-		fprintf(stderr, "net_bench: the device signalled an error\n");
-		return 1;
-	}
-	printf("{\"workload\": \"%s\", \"frames\": %llu, \"seconds\": %.3f, \"pps\": %.1f, \"worker_ns_per_frame\": %.1f, \"worker_ticks\": %ld}\n",
-	       b.what, done, end - start, done / (end - start),
-	       (t1 - t0) * 1e9 / sysconf(_SC_CLK_TCK) / (done ? done : 1),
-	       t1 - t0);
+	r = meter_report(n, &m, done, "");
 	free(slots);
 	free(buf);
-	return 0;
+	return r;
+}
+
+#define RX_BURST	64
+
+struct sender {
+	struct ntap *tap;
+	unsigned char frame[1514];
+	uint32_t len;
+	volatile bool stop;
+	unsigned long long sent;
+};
+
+/* Frames out of the tap, RX_BURST per sendmmsg(), until told to stop. */
+static void *send_frames(void *arg)
+{
+	struct sender *s = arg;
+	struct sockaddr_ll sll = {
+		.sll_family = AF_PACKET, .sll_ifindex = s->tap->ifindex,
+		.sll_halen = ETH_ALEN,
+	};
+	struct virtio_net_hdr h = { 0 };
+	struct iovec iov[2] = { { &h, sizeof(h) }, { s->frame, s->len } };
+	struct mmsghdr m[RX_BURST];
+	int i, r;
+
+	memcpy(sll.sll_addr, s->frame, ETH_ALEN);
+	for (i = 0; i < RX_BURST; i++)
+		m[i].msg_hdr = (struct msghdr){
+			.msg_name = &sll, .msg_namelen = sizeof(sll),
+			.msg_iov = iov, .msg_iovlen = 2,
+		};
+	while (!s->stop) {
+		r = sendmmsg(s->tap->inj, m, RX_BURST, 0);
+		if (r > 0)
+			s->sent += r;
+		else if (errno != ENOBUFS && errno != EAGAIN)
+			break;
+	}
+	return NULL;
+}
+
+static int rx(struct nctx *n)
+{
+	struct gvq *q = &n->q[VQ_RX];
+	unsigned int nslots = n->cfg.num, i;
+	unsigned long long done = 0;
+	uint32_t slot_size = round_up64(n->hlen + b.len, 64), cookie, len;
+	uint64_t slots = gm_alloc(&n->g, (uint64_t)nslots * slot_size, 64, true);
+	struct sender *s = calloc(1, sizeof(*s));
+	char extra[64];
+	struct meter m;
+	pthread_t thread;
+	bool implicit;
+	double end;
+	int r;
+
+	if (!slots || !s)
+		die("RX buffers", ENOMEM);
+	for (i = 0; i < nslots; i++) {
+		struct gseg g = { slots + (uint64_t)i * slot_size, slot_size };
+
+		if (gvq_add(q, &g, 0, 1, 0, i) < 0)
+			die("posting RX buffers", ENOSPC);
+	}
+	gvq_kick(q);
+	s->tap = &n->tap[0];
+	s->len = b.len;
+	frame_build(s->frame, b.len, 0, F_PLAIN);
+
+	meter_start(&m);
+	end = m.start + b.seconds;
+	if (pthread_create(&thread, NULL, send_frames, s))
+		die("sender thread", EAGAIN);
+	for (;;) {
+		r = gvq_get_used(q, &cookie, &len, &implicit);
+		if (r == 0) {
+			if (now() >= end)
+				break;
+			/* The sender may be behind: a short wait, then look again. */
+			gvq_wait(q, 100);
+			continue;
+		}
+		for (; r > 0; r = gvq_get_used(q, &cookie, &len, &implicit)) {
+			struct gseg g = { slots + (uint64_t)cookie * slot_size, slot_size };
+
+			gvq_add(q, &g, 0, 1, 0, cookie);
+			done++;
+		}
+		if (r < 0) {
+			fprintf(stderr, "net_bench: used ring: %s\n", q->err);
+			return 1;
+		}
+		gvq_kick(q);
+		if (now() >= end)
+			break;
+	}
+	snprintf(extra, sizeof(extra), ", \"sent\": %llu", s->sent);
+	r = meter_report(n, &m, done, extra);
+	s->stop = true;
+	pthread_join(thread, NULL);
+	free(s);
+	return r;
 }
 
 int main(int argc, char **argv)
@@ -199,13 +342,14 @@ int main(int argc, char **argv)
 	struct nctx n;
 	int i;
 
-	if (argc < 3 || strcmp(argv[1], "tx")) {
-		fprintf(stderr, "usage: net_bench tx 64|1514|64k [--packed] [--in-order] [--seconds S]\n");
+	if (argc < 3 || (strcmp(argv[1], "tx") && strcmp(argv[1], "rx"))) {
+		fprintf(stderr, "usage: net_bench tx|rx 64|1514|64k [--packed] [--in-order] [--seconds S]\n");
 		return 2;
 	}
+	b.rx = !strcmp(argv[1], "rx");
 	b.seconds = 3;
 	b.kind = F_PLAIN;
-	if (!strcmp(argv[2], "64k")) {
+	if (!strcmp(argv[2], "64k") && !b.rx) {
 		b.kind = F_GSO;
 		b.len = 65000;
 	} else {
@@ -227,11 +371,11 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	snprintf(what, sizeof(what), "tx-%s-%s%s", argv[2],
+	snprintf(what, sizeof(what), "%s-%s-%s%s", argv[1], argv[2],
 		 b.packed ? "packed" : "split", b.in_order ? "-inorder" : "");
 	b.what = what;
 	setup(&n);
-	i = tx(&n);
+	i = b.rx ? rx(&n) : tx(&n);
 	nctx_free(&n);
 	return i;
 }

@@ -8,8 +8,8 @@ For each workload: the median of each side's runs, and the median, min and
 max of the per-pair ratios, for two figures: frames per second (rvhost/C)
 and the vhost worker's CPU time per frame (C/rvhost). Both ratios are above
 1 where rvhost does better. A workload C cannot run (packed ring, in-order)
-is compared with C's split ring run of the same size and pair ("vs C
-split"). Writes OUT_DIR/summary.json and OUT_DIR/summary.txt (the table it
+(or rvhost with another fetch_batch) is compared with C's split ring run
+of the same size and pair ("vs C split"). Writes OUT_DIR/summary.json and OUT_DIR/summary.txt (the table it
 prints), and OUT_DIR/ratios.png when matplotlib is there.
 """
 
@@ -36,7 +36,7 @@ def load(path):
 
 def c_counterpart(workload):
     """The C workload a rvhost-only one is compared with."""
-    return re.sub(r"-(packed|split)(-inorder)?$", "-split", workload)
+    return re.sub(r"-(packed|split)(-inorder)?(-batch\d+)?$", "-split", workload)
 
 
 def summarize(runs):

@@ -15,7 +15,8 @@
 #
 # Usage: run.sh BENCH_DIR PAIRS SECONDS WORKLOAD...
 #   WORKLOAD  net_bench's arguments joined by commas: tx,64 or
-#             tx,1514,--packed
+#             tx,1514,--packed; a field batch=N loads rvhost with
+#             fetch_batch=N (rvhost only, "-batchN" added to the name)
 
 set -u
 bindir=${1:?usage: $0 BENCH_DIR PAIRS SECONDS WORKLOAD...}
@@ -29,7 +30,8 @@ profile() { # workload impl seconds net_bench-arguments...
 	f=$RVHOST_OUT/profile-${w//,/}-$impl.txt
 	echo 0 >/proc/sys/kernel/kptr_restrict
 	echo -1 >/proc/sys/kernel/perf_event_paranoid
-	scripts/vm/modules.sh load $impl >/dev/null 2>&1 || return 1
+	# shellcheck disable=SC2086 # mp: the module parameters, a list
+	scripts/vm/modules.sh load $impl $mp >/dev/null 2>&1 || return 1
 	if perf record -q -e cpu-clock -F 2000 -a -g -o /tmp/bench.perf -- \
 		"$bindir/net_bench" "$@" --seconds "$secs" >/dev/null 2>/tmp/bench.err; then
 		{
@@ -48,22 +50,35 @@ profile() { # workload impl seconds net_bench-arguments...
 : >"$out"
 rc=0
 n=0 total=0
+rvhost_only() { # workload
+	case "$1" in *--packed* | *--in-order* | *batch=*) return 0 ;; esac
+	return 1
+}
 for w in "$@"; do
-	case "$w" in *--packed* | *--in-order*) total=$((total + pairs)) ;; *) total=$((total + 2 * pairs)) ;; esac
+	if rvhost_only "$w"; then total=$((total + pairs)); else total=$((total + 2 * pairs)); fi
 done
 for w in "$@"; do
-	IFS=, read -r -a args <<<"$w"
+	IFS=, read -r -a fields <<<"$w"
+	args=() mparams=() suffix=""
+	for f in "${fields[@]}"; do
+		case "$f" in
+		batch=*) mparams+=(fetch_batch=${f#batch=}) suffix=-batch${f#batch=} ;;
+		*) args+=("$f") ;;
+		esac
+	done
 	impls="c rvhost"
-	case "$w" in *--packed* | *--in-order*) impls=rvhost ;; esac
+	rvhost_only "$w" && impls=rvhost
 	for pair in $(seq "$pairs"); do
 		for impl in $impls; do
 			n=$((n + 1))
-			if ! scripts/vm/modules.sh load $impl >/tmp/bench.modules 2>&1; then
+			if ! scripts/vm/modules.sh load $impl "${mparams[@]}" >/tmp/bench.modules 2>&1; then
 				echo "bench: loading $impl failed: $(tr '\n' ' ' </tmp/bench.modules)"
 				rc=1
 				continue
 			fi
 			if line=$("$bindir/net_bench" "${args[@]}" --seconds "$secs" 2>/tmp/bench.err); then
+				# The batch goes into the workload's name.
+				[ -z "$suffix" ] || line=$(sed "s/\"workload\": \"\([^\"]*\)\"/\"workload\": \"\1$suffix\"/" <<<"$line")
 				echo "${line%\}}, \"impl\": \"$impl\", \"pair\": $pair}" >>"$out"
 				echo "bench: [$n/$total] $w $impl pair $pair: $line"
 			else
@@ -76,7 +91,7 @@ for w in "$@"; do
 	done
 	[ "${BENCH_PROFILE:-0}" = 1 ] || continue
 	for impl in $impls; do
-		profile "$w" $impl "$secs" "${args[@]}" || rc=1
+		mp="${mparams[*]}" profile "$w" $impl "$secs" "${args[@]}" || rc=1
 	done
 done
 exit $rc
