@@ -7,8 +7,12 @@
  * and the vhost worker's CPU time per frame.
  *
  *   net_bench tx|rx SIZE [--packed] [--in-order] [--seconds S]
+ *   net_bench mem COUNT
  *     SIZE  64 and 1514: plain frames of that many bytes;
  *           64k: 65000-byte TSO frames (GSO_TCPV4, 1448-byte MSS; TX only)
+ *
+ * mem: the kernel memory COUNT devices hold, open and configured, per
+ * device (see mem()).
  *
  * RX: a thread sends frames out of the tap through a packet socket, 64
  * per sendmmsg(), as fast as it can, and tun queues them for vhost (or
@@ -103,7 +107,8 @@ static int meter_report(struct nctx *n, const struct meter *m,
 	return 0;
 }
 
-static void setup(struct nctx *n)
+/* The guest's side: its memory, rings, eventfds and tap. */
+static void setup_guest(struct nctx *n)
 {
 	const char *what = "";
 	int vq, r;
@@ -114,15 +119,6 @@ static void setup(struct nctx *n)
 		.in_order = b.in_order, .packed = b.packed, .num = 256,
 	};
 	n->hlen = ncfg_hlen(&n->cfg);
-	n->fd = open(VHOST_NET_PATH, O_RDWR | O_CLOEXEC);
-	if (n->fd < 0)
-		die(VHOST_NET_PATH, errno);
-	if (ioctl_errno(n->fd, VHOST_GET_FEATURES, &n->offered))
-		die("VHOST_GET_FEATURES", errno);
-	if (b.packed && !(n->offered & BIT_ULL(VIRTIO_F_RING_PACKED)))
-		die("VIRTIO_F_RING_PACKED not offered", EOPNOTSUPP);
-	if (b.in_order && !(n->offered & BIT_ULL(VIRTIO_F_IN_ORDER)))
-		die("VIRTIO_F_IN_ORDER not offered", EOPNOTSUPP);
 	if (gm_init(&n->g))
 		die("guest memory", ENOMEM);
 	for (vq = 0; vq < VDEV_NVQS; vq++) {
@@ -146,7 +142,22 @@ static void setup(struct nctx *n)
 		close(n->tap[0].inj);
 		n->tap[0].inj = -1;
 	}
+}
 
+/* The device, as QEMU sets it up before the guest runs. */
+static void setup_device(struct nctx *n)
+{
+	int vq;
+
+	n->fd = open(VHOST_NET_PATH, O_RDWR | O_CLOEXEC);
+	if (n->fd < 0)
+		die(VHOST_NET_PATH, errno);
+	if (ioctl_errno(n->fd, VHOST_GET_FEATURES, &n->offered))
+		die("VHOST_GET_FEATURES", errno);
+	if (b.packed && !(n->offered & BIT_ULL(VIRTIO_F_RING_PACKED)))
+		die("VIRTIO_F_RING_PACKED not offered", EOPNOTSUPP);
+	if (b.in_order && !(n->offered & BIT_ULL(VIRTIO_F_IN_ORDER)))
+		die("VIRTIO_F_IN_ORDER not offered", EOPNOTSUPP);
 	if (ioctl_errno(n->fd, VHOST_SET_OWNER, NULL))
 		die("VHOST_SET_OWNER", errno);
 	if (net_set_features(n))
@@ -336,14 +347,72 @@ static int rx(struct nctx *n)
 	return r;
 }
 
+/* Kernel memory in use, in KiB: slab, kernel stacks, vmalloc, per-CPU. */
+static long kernel_kib(void)
+{
+	static const char *const keys[] = {
+		"Slab:", "KernelStack:", "VmallocUsed:", "Percpu:",
+	};
+	char line[128];
+	long sum = 0, v;
+	unsigned int i;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		die("/proc/meminfo", errno);
+	while (fgets(line, sizeof(line), f))
+		for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+			if (!strncmp(line, keys[i], strlen(keys[i])) &&
+			    sscanf(line + strlen(keys[i]), "%ld", &v) == 1)
+				sum += v;
+	fclose(f);
+	return sum;
+}
+
+/*
+ * The kernel memory count devices hold, open and configured (256-entry
+ * rings, memory table, tap backends), without traffic: what /proc/meminfo
+ * counts as the kernel's grows by from before their open (the guests and
+ * taps already there) to after, divided by count.
+ */
+static int mem(unsigned int count)
+{
+	struct nctx *n = calloc(count, sizeof(*n));
+	long before, after;
+	unsigned int i;
+
+	if (!n)
+		die("devices", ENOMEM);
+	for (i = 0; i < count; i++)
+		setup_guest(&n[i]);
+	sleep(1);
+	before = kernel_kib();
+	for (i = 0; i < count; i++)
+		setup_device(&n[i]);
+	sleep(1);
+	after = kernel_kib();
+	printf("{\"workload\": \"%s\", \"devices\": %u, \"kib_per_device\": %.1f}\n",
+	       b.what, count, (double)(after - before) / count);
+	for (i = 0; i < count; i++)
+		nctx_free(&n[i]);
+	free(n);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static char what[64];
 	struct nctx n;
 	int i;
 
+	if (argc >= 3 && !strcmp(argv[1], "mem")) {
+		snprintf(what, sizeof(what), "mem-%s", argv[2]);
+		b.what = what;
+		return mem(atoi(argv[2]) > 0 ? atoi(argv[2]) : 1);
+	}
 	if (argc < 3 || (strcmp(argv[1], "tx") && strcmp(argv[1], "rx"))) {
-		fprintf(stderr, "usage: net_bench tx|rx 64|1514|64k [--packed] [--in-order] [--seconds S]\n");
+		fprintf(stderr, "usage: net_bench tx|rx 64|1514|64k [--packed] [--in-order] [--seconds S]\n"
+			"       net_bench mem COUNT\n");
 		return 2;
 	}
 	b.rx = !strcmp(argv[1], "rx");
@@ -374,7 +443,8 @@ int main(int argc, char **argv)
 	snprintf(what, sizeof(what), "%s-%s-%s%s", argv[1], argv[2],
 		 b.packed ? "packed" : "split", b.in_order ? "-inorder" : "");
 	b.what = what;
-	setup(&n);
+	setup_guest(&n);
+	setup_device(&n);
 	i = b.rx ? rx(&n) : tx(&n);
 	nctx_free(&n);
 	return i;

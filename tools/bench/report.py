@@ -6,7 +6,9 @@
 
 For each workload: the median of each side's runs, and the median, min and
 max of the per-pair ratios, for two figures: frames per second (rvhost/C)
-and the vhost worker's CPU time per frame (C/rvhost). Both ratios are above
+and the vhost worker's CPU time per frame (C/rvhost). Kernel memory per
+device (mem) and module sizes (modsize) get a table of their own, ratios
+C/rvhost. Both ratios are above
 1 where rvhost does better. A workload C cannot run (packed ring, in-order)
 (or rvhost with another fetch_batch) is compared with C's split ring run
 of the same size and pair ("vs C split"). Writes OUT_DIR/summary.json and OUT_DIR/summary.txt (the table it
@@ -39,7 +41,41 @@ def c_counterpart(workload):
     return re.sub(r"-(packed|split)(-inorder)?(-batch\d+)?$", "-split", workload)
 
 
+def sizes(runs, key):
+    """Rows of a figure where smaller is better (kernel memory per device,
+    module size): each side's median and the per-pair ratios C/rvhost."""
+    by = {}
+    for r in runs:
+        if key in r:
+            by.setdefault(r["workload"], {}).setdefault(r["impl"], {})[r["pair"]] = r[key]
+    rows = []
+    for w, sides in by.items():
+        c, rv = sides.get("c", {}), sides.get("rvhost", {})
+        ratios = [c[p] / rv[p] for p in sorted(set(c) & set(rv)) if rv[p]]
+        rows.append({
+            "workload": w, "figure": key, "pairs": len(ratios),
+            "c": median(list(c.values())), "rvhost": median(list(rv.values())),
+            "ratio": {"median": median(ratios), "min": min(ratios, default=None),
+                      "max": max(ratios, default=None)},
+        })
+    return rows
+
+
+def sizes_table(rows):
+    head = ("workload", "figure", "pairs", "C", "rvhost", "C/rvhost (min-max)")
+    lines = [head]
+    for r in rows:
+        q = r["ratio"]
+        lines.append((r["workload"], r["figure"], str(r["pairs"]), fmt(r["c"], ".1f"),
+                      fmt(r["rvhost"], ".1f"),
+                      f"{fmt(q['median'], '.3f')} ({fmt(q['min'], '.2f')}-{fmt(q['max'], '.2f')})"))
+    width = [max(len(l[i]) for l in lines) for i in range(len(head))]
+    return "\n".join("  ".join(x.ljust(width[i]) for i, x in enumerate(l)).rstrip()
+                     for l in lines)
+
+
 def summarize(runs):
+    runs = [r for r in runs if "pps" in r]
     by = {}
     for r in runs:
         by.setdefault((r["workload"], r["impl"]), {})[r["pair"]] = r
@@ -126,15 +162,20 @@ def main():
         print(f"{sys.argv[1]}: no runs", file=sys.stderr)
         return 1
     rows = summarize(runs)
+    size_rows = sizes(runs, "kib_per_device") + sizes(runs, "bytes")
     os.makedirs(sys.argv[2], exist_ok=True)
     with open(os.path.join(sys.argv[2], "summary.json"), "w") as f:
-        json.dump(rows, f, indent=1)
-    text = table(rows)
+        json.dump(rows + size_rows, f, indent=1)
+    text = table(rows) if rows else ""
+    if size_rows:
+        text += ("\n\n" if text else "") + sizes_table(size_rows)
     with open(os.path.join(sys.argv[2], "summary.txt"), "w") as f:
         f.write(text + "\n")
     print(text)
     png = os.path.join(sys.argv[2], "ratios.png")
-    if plot(rows, png):
+    if not rows:
+        print("plot: no throughput workload, none drawn")
+    elif plot(rows, png):
         print(f"plot: {png}")
     else:
         print("plot: no matplotlib, none drawn")

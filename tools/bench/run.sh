@@ -14,9 +14,10 @@
 # hottest symbols go to $RVHOST_OUT/profile-WORKLOAD-IMPL.txt.
 #
 # Usage: run.sh BENCH_DIR PAIRS SECONDS WORKLOAD...
-#   WORKLOAD  net_bench's arguments joined by commas: tx,64 or
-#             tx,1514,--packed; a field batch=N loads rvhost with
-#             fetch_batch=N (rvhost only, "-batchN" added to the name)
+#   WORKLOAD  net_bench's arguments joined by commas: tx,64,
+#             tx,1514,--packed or mem,64; a field batch=N loads rvhost
+#             with fetch_batch=N (rvhost only, "-batchN" added to the
+#             name); or modsize (below)
 
 set -u
 bindir=${1:?usage: $0 BENCH_DIR PAIRS SECONDS WORKLOAD...}
@@ -50,14 +51,40 @@ profile() { # workload impl seconds net_bench-arguments...
 : >"$out"
 rc=0
 n=0 total=0
+# modsize: each implementation's modules' size in memory (coresize, text
+# and data), per device type: C's vhost_net or vhost_vsock with the vhost
+# and vhost_iotlb modules they need, against rvhost_net or rvhost_vsock.
+modsize() {
+	local impl kind mods m bytes
+	for impl in c rvhost; do
+		scripts/vm/modules.sh load $impl >/dev/null 2>&1 || { echo "bench: loading $impl failed"; return 1; }
+		for kind in net vsock; do
+			mods="rvhost_$kind"
+			[ $impl = c ] && mods="vhost_$kind vhost vhost_iotlb"
+			bytes=0
+			for m in $mods; do
+				bytes=$((bytes + $(cat /sys/module/$m/coresize)))
+			done
+			echo "{\"workload\": \"modsize-$kind\", \"bytes\": $bytes, \"impl\": \"$impl\", \"pair\": 1}" >>"$out"
+			echo "bench: module size, $kind, $impl: $bytes bytes ($mods)"
+		done
+		scripts/vm/modules.sh unload $impl >/dev/null 2>&1
+	done
+}
+
 rvhost_only() { # workload
 	case "$1" in *--packed* | *--in-order* | *batch=*) return 0 ;; esac
 	return 1
 }
 for w in "$@"; do
+	[ "$w" = modsize ] && continue
 	if rvhost_only "$w"; then total=$((total + pairs)); else total=$((total + 2 * pairs)); fi
 done
 for w in "$@"; do
+	if [ "$w" = modsize ]; then
+		modsize || rc=1
+		continue
+	fi
 	IFS=, read -r -a fields <<<"$w"
 	args=() mparams=() suffix=""
 	for f in "${fields[@]}"; do

@@ -129,7 +129,7 @@ fi
 # tasks connect AF_VSOCK sockets to CIDs no device has, all the while (a
 # failed connect keeps the transport, and a module reference, until the
 # socket is closed; one task sometimes keeps its socket a moment), and the
-# module is unloaded and loaded 20 times. net.vsock.g2h_fallback is 0
+# module is unloaded and loaded 10 times. net.vsock.g2h_fallback is 0
 # meanwhile: with it (the default), a CID that no vhost-vsock device has
 # goes to the guest-to-host transport (virtio_transport, built in), and
 # the connects would not touch the module at all. Every unload and load
@@ -196,7 +196,7 @@ print(tries, fails, *sorted(f"{e}:{n}" for e, n in why.items()))
 		sleep 0.1
 	done
 	t0=$SECONDS
-	for i in $(seq 20); do
+	for i in $(seq 10); do
 		t1=$(date +%s%N)
 		if ! vsock_unload; then
 			echo "# reload $i: unloading $mod failed"
