@@ -103,7 +103,12 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
                 if head >= num {
                     return Err(Error::HeadOutOfRange { head, num });
                 }
-                match self.walk_split(guest, head) {
+                let span = if in_order {
+                    None
+                } else {
+                    self.head_span(k, usize::from(n), head)
+                };
+                match self.walk_split(guest, head, span) {
                     Ok(slots) => {
                         self.fetch.idx = self.fetch.idx.wrapping_add(1);
                         self.fetch.head = self.fetch.head.wrapping_add(slots);
@@ -117,9 +122,52 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
         Ok(())
     }
 
+    /// Out of order, where the descriptor table is read from to fetch the
+    /// chain at `head`, the `k`-th of the `n` avail entries in the scratch
+    /// buffer: a window that also holds the next heads, if they are close
+    /// to it. A guest allocates descriptors from a free list, which hands
+    /// back what the device used, in the order it was used: successive
+    /// heads are mostly neighbours, ascending or descending (Linux's list
+    /// is LIFO). `None`: the next head is not in reach, read one.
+    fn head_span(&self, k: usize, n: usize, head: u16) -> Option<(u16, u32)> {
+        let win = self.ahead();
+        if win < 2 {
+            return None;
+        }
+        let (mut lo, mut hi) = (head, head);
+        for j in k + 1..n.min(k + win as usize) {
+            let Some(h) = guest_memory::le16(&self.scratch, 2 * j) else {
+                break;
+            };
+            let (l, u) = (lo.min(h), hi.max(h));
+            if h >= self.num || u32::from(u - l) >= win {
+                break;
+            }
+            (lo, hi) = (l, u);
+        }
+        if lo == hi {
+            return None;
+        }
+        // Room past the heads for the rest of their chains, on the side the
+        // heads run to.
+        let start = if lo == head {
+            lo
+        } else {
+            (u32::from(hi) + 1).saturating_sub(win) as u16
+        };
+        let start = start.min(self.num.saturating_sub(win as u16));
+        Some((start, win.min(u32::from(self.num - start))))
+    }
+
     /// Walks the chain at `head` into the storage; returns the ring slots
-    /// it took (`vhost_get_vq_desc()`'s loop).
-    fn walk_split<M: GuestMemory + ?Sized>(&mut self, guest: &M, head: u16) -> Result<u16, Stop> {
+    /// it took (`vhost_get_vq_desc()`'s loop). `span`: where to read the
+    /// table from if the head is not in the window yet (`head_span()`).
+    fn walk_split<M: GuestMemory + ?Sized>(
+        &mut self,
+        guest: &M,
+        head: u16,
+        span: Option<(u16, u32)>,
+    ) -> Result<u16, Stop> {
         let num = self.num;
         let ahead = self.ahead();
         // In order, chains follow each other in the table: read ahead.
@@ -143,7 +191,13 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
             } else {
                 1
             };
-            let raw = RawDesc::split(win.get(guest, table, u32::from(i), n)?);
+            let raw = match span {
+                Some((start, count)) if i == head => {
+                    win.get_from(guest, table, u32::from(i), u32::from(start), count)?
+                }
+                _ => win.get(guest, table, u32::from(i), n)?,
+            };
+            let raw = RawDesc::split(raw);
             if raw.flags & VRING_DESC_F_INDIRECT != 0 {
                 indirect::expand(guest, ind, &mut b, &raw, ahead, false)?;
             } else {

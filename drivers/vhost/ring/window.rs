@@ -104,6 +104,28 @@ impl Window {
         Ok(())
     }
 
+    /// The descriptor at `idx`, read with the window `start..start + n`
+    /// (clamped to [`WINDOW`]) if the window does not hold it yet, or alone
+    /// if that window would not hold it.
+    pub(crate) fn get_from<M: GuestMemory + ?Sized>(
+        &mut self,
+        guest: &M,
+        table: u64,
+        idx: u32,
+        start: u32,
+        n: u32,
+    ) -> Result<[u8; 16], Error> {
+        if let Some(d) = self.cached(table, idx) {
+            return Ok(d);
+        }
+        let n = n.min(WINDOW as u32);
+        if idx < start || idx - start >= n {
+            return self.get(guest, table, idx, 1);
+        }
+        self.load(guest, table, start, n)?;
+        self.cached(table, idx).ok_or(Error::NotReady)
+    }
+
     /// The descriptor at `idx`, read with up to `n` following ones if the
     /// window does not hold it yet.
     pub(crate) fn get<M: GuestMemory + ?Sized>(

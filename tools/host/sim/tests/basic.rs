@@ -8,10 +8,17 @@ use rvhost_ring::{
     VIRTIO_RING_F_INDIRECT_DESC, //
 };
 use rvhost_sim::{
-    driver::features,
-    harness::segs_of,
+    driver::{
+        features,
+        SplitDriver, //
+    },
+    harness::{
+        configure,
+        segs_of, //
+    },
     Format,
-    Rig, //
+    Rig,
+    TestMem, //
 };
 
 fn roundtrip(format: Format, feats: u64, batch: u16) {
@@ -123,9 +130,9 @@ fn split_bulk_access() {
         heads.push(c.head());
     }
     assert_eq!(heads.len(), 64);
-    // avail idx + avail entries + 64 descriptors (not in order: one each)
-    // + the avail idx read that finds the ring empty.
-    assert_eq!(rig.mem.reads.get() - reads, 1 + 1 + 64 + 1);
+    // avail idx + avail entries + 64 neighbouring descriptors, 16 per
+    // window + the avail idx read that finds the ring empty.
+    assert_eq!(rig.mem.reads.get() - reads, 1 + 1 + 64 / 16 + 1);
     let writes = rig.mem.writes.get();
     for h in heads {
         rig.dev.add_used(&rig.mem, h, 0).unwrap();
@@ -133,6 +140,64 @@ fn split_bulk_access() {
     rig.dev.flush_used(&rig.mem).unwrap();
     assert_eq!(rig.mem.writes.get() - writes, 2);
     assert_eq!(rig.drv.reap(&rig.mem).len(), 64);
+}
+
+/// Out of order, heads a free list hands out as neighbours are read a
+/// window at a time, ascending (a fresh list) or descending (a LIFO list
+/// refilled in used order, as Linux's); heads far apart one descriptor
+/// each; and a fetch batch of 1 reads one descriptor per copy, as C.
+#[test]
+fn split_neighbour_heads_read_ahead() {
+    let ascending: Vec<u16> = (0..64).collect();
+    let descending: Vec<u16> = (0..64).rev().collect();
+    // Neighbours in pairs, the pairs far apart; and two-descriptor chains.
+    let pairs: Vec<u16> = (0..16).flat_map(|k| [k * 16, k * 16 + 1]).collect();
+    let scattered: Vec<u16> = (0..64).map(|k| (k * 37) % 256).collect();
+    let cases: [(&str, &[u16], u16, u64); 5] = [
+        ("ascending", &ascending, 1, 64 / 16),
+        ("descending", &descending, 1, 64 / 16),
+        ("pairs", &pairs, 1, 16),
+        ("scattered", &scattered, 1, 64),
+        ("descending, two descriptors", &descending[..32], 2, 32 / 8),
+    ];
+    for (what, heads, len, windows) in cases {
+        for batch in [64u16, 1] {
+            let mem = TestMem::new(8 << 20, false);
+            let (mut d, _) = SplitDriver::new(&mem, 0x1000, 256, 0);
+            let mut dev = configure(&mem, &d, 1024, batch).unwrap();
+            for &h in heads {
+                // A chain of `len` descriptors, downwards from `h` for
+                // two (the next free descriptor of a LIFO list).
+                let h = h * len + (len - 1);
+                for i in 0..len {
+                    let next = if i + 1 < len { 1 } else { 0 };
+                    d.put_desc(&mem, h - i, 0x40_0000 + u64::from(h - i) * 64, 64, next, h - i - next);
+                }
+                d.push_head(&mem, h);
+            }
+            let reads = mem.reads.get();
+            let mut got = Vec::new();
+            while let Some(c) = dev.next_chain(&mem).unwrap() {
+                assert_eq!(c.descs().len(), usize::from(len), "{what}");
+                for (i, desc) in c.descs().iter().enumerate() {
+                    let at = c.head().id - i as u16;
+                    assert_eq!(desc.addr, 0x40_0000 + u64::from(at) * 64, "{what}");
+                }
+                got.push(c.head().id);
+            }
+            let want: Vec<u16> = heads.iter().map(|h| h * len + (len - 1)).collect();
+            assert_eq!(got, want, "{what}, batch {batch}");
+            let n = heads.len() as u64;
+            // Avail index, entries (one copy per chain with a batch of
+            // 1), descriptors, the index read finding the ring empty.
+            let want = if batch == 1 {
+                1 + n + n * u64::from(len) + 1
+            } else {
+                1 + 1 + windows + 1
+            };
+            assert_eq!(mem.reads.get() - reads, want, "{what}, batch {batch}");
+        }
+    }
 }
 
 /// In order, descriptors and indirect tables are read a window at a time.
