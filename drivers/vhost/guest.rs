@@ -115,6 +115,10 @@ pub(crate) struct Guest<'a> {
     miss: Cell<Option<(u64, u8)>>,
     /// A ring area missed past the prefetch: C's `vq_err()` too.
     ring_miss: Cell<bool>,
+    /// The last buffer's lookup in [`Guest::table`], which the next
+    /// buffer mostly repeats (the view lives for one handler run, under
+    /// the locks that keep the table as it is).
+    probe: Cell<Option<addr_space::Probe>>,
 }
 
 impl<'a> Guest<'a> {
@@ -132,6 +136,7 @@ impl<'a> Guest<'a> {
             logged: Cell::new(false),
             miss: Cell::new(None),
             ring_miss: Cell::new(false),
+            probe: Cell::new(None),
         }
     }
 
@@ -220,16 +225,32 @@ impl<'a> Guest<'a> {
         max: usize,
     ) -> Result<(), Fault> {
         let room = max.saturating_sub(iov.len());
-        self.pieces(gpa, u64::from(len), access, room, |uaddr, n| {
-            iov.push(
-                UserIovec {
-                    base: uaddr as usize,
-                    len: n as usize,
-                },
-                GFP_KERNEL,
-            )
-            .map_err(|_| Fault::Unmapped)
-        })
+        let mut push = |uaddr: u64, n: u64| {
+            let v = UserIovec {
+                base: uaddr as usize,
+                len: n as usize,
+            };
+            // The handlers allocate `max` pieces up front: no allocation
+            // per piece.
+            match iov.push_within_capacity(v) {
+                Ok(()) => Ok(()),
+                Err(_) => iov.push(v, GFP_KERNEL).map_err(|_| Fault::Unmapped),
+            }
+        };
+        let len = u64::from(len);
+        let probed = || self.probe.get()?.translate(gpa, len, access);
+        if room > 0 {
+            if let Some(seg) = probed() {
+                return push(seg.addr, seg.len);
+            }
+            if let Some(table) = self.table() {
+                self.probe.set(table.probe(gpa));
+                if let Some(seg) = probed() {
+                    return push(seg.addr, seg.len);
+                }
+            }
+        }
+        self.pieces(gpa, len, access, room, push)
     }
 
     /// Whether buffers the device writes are logged (`VHOST_F_LOG_ALL`).

@@ -60,6 +60,18 @@ impl Map {
     }
 }
 
+/// A lookup remembered: for every `start` in `lo..=hi`, [`Iotlb::first`]
+/// looks at `map` (its binary search ends at the same position), whatever
+/// the entries overlap. Valid until the table changes: a queue keeps one
+/// for a handler run, under the locks that keep the table as it is, so
+/// that buffers next to each other cost no search ([`Probe::translate`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Probe {
+    pub(super) map: Map,
+    pub(super) lo: u64,
+    pub(super) hi: u64,
+}
+
 /// One element of a table's storage. Opaque: the storage only holds them.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Slot {
@@ -175,6 +187,21 @@ impl<S: Storage> Iotlb<S> {
     pub fn first(&self, start: u64, last: u64) -> Option<&Map> {
         let p = self.slots.partition_point(|s| s.max_last < start);
         self.at(p).filter(|m| m.start <= last)
+    }
+
+    /// What [`Iotlb::first`] looks at for a range starting at `start`, and
+    /// every start it would look at the same entry for (see [`Probe`]).
+    /// `None` if no entry ends at or after `start`.
+    pub fn probe(&self, start: u64) -> Option<Probe> {
+        let p = self.slots.partition_point(|s| s.max_last < start);
+        let map = *self.at(p)?;
+        let hi = self.slots.get(p)?.max_last;
+        // Below `p`, every entry ends before `start`: no overflow.
+        let lo = match p.checked_sub(1).and_then(|q| self.slots.get(q)) {
+            Some(s) => s.max_last + 1,
+            None => 0,
+        };
+        Some(Probe { map, lo, hi })
     }
 
     /// The entry that translates `addr` (C: `itree_first(addr, last)`

@@ -44,6 +44,7 @@ pub use self::{
         Kind,
         Map,
         NoMem,
+        Probe,
         Slot,
         Storage,
         DEFAULT_MAX_IOTLB_ENTRIES,

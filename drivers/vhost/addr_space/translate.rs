@@ -9,6 +9,7 @@ use super::{
         Iotlb,
         Kind,
         Map,
+        Probe,
         Storage,
         VHOST_MAP_RO,
         VHOST_MAP_WO, //
@@ -167,6 +168,25 @@ impl<S: Storage> Iotlb<S> {
             n += 1;
         }
         Ok(n)
+    }
+}
+
+impl Probe {
+    /// [`Iotlb::translate`] of `addr..addr + len` with room for a piece,
+    /// when this probe answers it: the whole range in the probed entry,
+    /// with `access`. The translation is then that one piece, which is
+    /// returned. `None`: translate the slow way (which may still succeed).
+    pub fn translate(&self, addr: u64, len: u64, access: u8) -> Option<Seg> {
+        let last = addr.checked_add(len.checked_sub(1)?)?;
+        let map = &self.map;
+        // `first(addr, last)` is `map`, which `lookup()` keeps as it
+        // starts at or before `addr`; one piece as it ends at or after
+        // `last`.
+        let holds = self.lo <= addr && addr <= self.hi && map.start <= addr && last <= map.last;
+        (holds && map.perm & access != 0).then(|| Seg {
+            addr: map.uaddr(addr),
+            len,
+        })
     }
 }
 

@@ -294,6 +294,9 @@ enum Op {
     Add(u64, u64, u64, u8),
     Del(u64, u64),
     First(u64, u64),
+    /// A probe at the first address, then a translation through it of
+    /// the range at the other two (start, length) and an access.
+    Probe(u64, u64, u64, u8),
 }
 
 /// Addresses from a small set so that ranges touch, nest and coincide,
@@ -314,6 +317,7 @@ fn op() -> impl Strategy<Value = Op> {
         4 => (addr(), addr(), any::<u64>(), 0u8..4).prop_map(|(s, l, a, p)| Op::Add(s, l, a, p)),
         1 => (addr(), addr()).prop_map(|(s, l)| Op::Del(s, l)),
         4 => (addr(), addr()).prop_map(|(s, l)| Op::First(s, l)),
+        4 => (addr(), addr(), 0u64..0x300, 1u8..4).prop_map(|(p, a, n, acc)| Op::Probe(p, a, n, acc)),
     ]
 }
 
@@ -336,6 +340,21 @@ proptest! {
                     m.del_range(s, l);
                 }
                 Op::First(s, l) => prop_assert_eq!(t.first(s, l).copied(), m.first(s, l)),
+                // A probe is a shortcut: whatever it answers, the full
+                // translation answers the same; and probing where a
+                // one-piece translation starts answers it.
+                Op::Probe(p, a, n, acc) => {
+                    let slow: Vec<_> = t.translate(a, n, acc, 1).collect();
+                    if let Some(seg) = t.probe(p).and_then(|pr| pr.translate(a, n, acc)) {
+                        prop_assert_eq!(&slow, &vec![Ok(seg)]);
+                    }
+                    if let [Ok(seg)] = slow[..] {
+                        if seg.len == n {
+                            let pr = t.probe(a);
+                            prop_assert_eq!(pr.and_then(|pr| pr.translate(a, n, acc)), Some(seg));
+                        }
+                    }
+                }
             }
             prop_assert_eq!(list(&t), m.list.clone());
             prop_assert_eq!(t.sorted().copied().collect::<Vec<_>>(), m.tree());
