@@ -40,8 +40,6 @@ int rvhost_tun_ptr_peek_len(void *ptr);
 void rvhost_tun_ptr_free(void *ptr);
 bool rvhost_sock_sndbuf_unlimited(struct socket *sock);
 bool rvhost_sock_xdp(struct socket *sock);
-void *rvhost_page_frag_alloc_align(struct page_frag_cache *nc,
-				   unsigned int fragsz, unsigned int align);
 void rvhost_xdp_buff_prepare(struct xdp_buff *xdp, void *buf,
 			     unsigned int buflen, int headroom, int data_len);
 void rvhost_xdp_buff_put(struct xdp_buff *xdp);

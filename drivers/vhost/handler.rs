@@ -239,7 +239,7 @@ pub(crate) fn get_vq_desc(
         return Ok(None);
     };
     let (head, start) = (chain.head(), chain.start());
-    let len = chain.descs().iter().map(|d| u64::from(d.len)).sum();
+    let len = chain.readable_len() + chain.writable_len();
     let pieces = translate_chain(&chain, guest, buf, log);
     drop(chain);
     match pieces {

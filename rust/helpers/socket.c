@@ -111,12 +111,6 @@ bool rvhost_sock_xdp(struct socket *sock)
 	return sock_flag(sock->sk, SOCK_XDP);
 }
 
-void *rvhost_page_frag_alloc_align(struct page_frag_cache *nc,
-				   unsigned int fragsz, unsigned int align)
-{
-	return page_frag_alloc_align(nc, fragsz, GFP_KERNEL, align);
-}
-
 /* vhost_net_build_xdp()'s xdp_init_buff() and xdp_prepare_buff(). */
 void rvhost_xdp_buff_prepare(struct xdp_buff *xdp, void *buf,
 			     unsigned int buflen, int headroom, int data_len)

@@ -13,7 +13,7 @@ use super::{
         NetBackend, //
     },
     iov::{
-        msghdr,
+        iov_iter,
         UserIovec, //
     },
     VHOST_NET_BATCH,
@@ -112,7 +112,7 @@ impl TxBatch {
         if self.n == VHOST_NET_BATCH {
             return Err(ENOSPC);
         }
-        let mut msg = msghdr(bindings::ITER_SOURCE, iov, len)?;
+        let mut iter = iov_iter(bindings::ITER_SOURCE, iov, len)?;
         if len < sock_hlen {
             return Err(EFAULT);
         }
@@ -132,13 +132,17 @@ impl TxBatch {
             return Err(ENOSPC);
         }
         let buflen = shinfo + skb_data_align(data);
-        // SAFETY: `pf` is a page_frag_cache only used here and in `drop`; the alignment
-        // is a power of two.
+        // `page_frag_alloc_align()`, an inline of `-align`.
+        let align_mask = (rb::RVHOST_SMP_CACHE_BYTES as c_uint).wrapping_neg();
+        const _: () = assert!(rb::RVHOST_SMP_CACHE_BYTES.is_power_of_two());
+        // SAFETY: `pf` is a page_frag_cache only used here and in `drop`; the mask is that
+        // of a power of two.
         let buf: *mut u8 = unsafe {
-            rb::rvhost_page_frag_alloc_align(
+            bindings::__page_frag_alloc_align(
                 &mut self.pf,
                 buflen as c_uint,
-                rb::RVHOST_SMP_CACHE_BYTES,
+                bindings::GFP_KERNEL,
+                align_mask,
             )
         }
         .cast();
@@ -147,9 +151,9 @@ impl TxBatch {
         }
         // `pad >= sock_hlen`, and the header and packet fit in `buflen`.
         let hdr = buf.wrapping_add(pad - sock_hlen);
-        // SAFETY: `hdr..hdr + len` is inside the fragment; `msg_iter` covers `len` bytes
-        // of `iov`, which the call borrows.
-        let copied = unsafe { bindings::_copy_from_iter(hdr.cast(), len, &mut msg.msg_iter) };
+        // SAFETY: `hdr..hdr + len` is inside the fragment; `iter` covers `len` bytes of
+        // `iov`, which the call borrows.
+        let copied = unsafe { bindings::_copy_from_iter(hdr.cast(), len, &mut iter) };
         let r = if copied != len {
             Err(EFAULT)
         } else {
