@@ -191,6 +191,8 @@ static int tx(struct nctx *n)
 	unsigned int *slots = calloc(nslots, sizeof(*slots));
 	unsigned char *buf = malloc(FRAME_MAX + 128);
 	uint32_t total = 0, cookie, len;
+	unsigned long kicks, calls;
+	char extra[96];
 	struct meter m;
 	bool implicit;
 	double end;
@@ -211,6 +213,8 @@ static int tx(struct nctx *n)
 		slots[nfree++] = i;
 	}
 
+	kicks = q->kicks;
+	calls = q->calls;
 	meter_start(&m);
 	end = m.start + b.seconds;
 	for (;;) {
@@ -239,7 +243,10 @@ static int tx(struct nctx *n)
 		if (now() >= end)
 			break;
 	}
-	r = meter_report(n, &m, done, "");
+	/* How often each side woke the other: a cost of both. */
+	snprintf(extra, sizeof(extra), ", \"kicks\": %lu, \"calls\": %lu",
+		 q->kicks - kicks, q->calls - calls);
+	r = meter_report(n, &m, done, extra);
 	free(slots);
 	free(buf);
 	return r;

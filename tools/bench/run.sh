@@ -34,13 +34,28 @@ profile() { # workload impl seconds net_bench-arguments...
 	# shellcheck disable=SC2086 # mp: the module parameters, a list
 	scripts/vm/modules.sh load $impl $mp >/dev/null 2>&1 || return 1
 	if perf record -q -e cpu-clock -F 2000 -a -g -o /tmp/bench.perf -- \
-		"$bindir/net_bench" "$@" --seconds "$secs" >/dev/null 2>/tmp/bench.err; then
+		"$bindir/net_bench" "$@" --seconds "$secs" >/tmp/bench.out 2>/tmp/bench.err; then
 		{
 			echo "# $w against $impl: perf record -e cpu-clock -F 2000 -a -g"
+			# The run's figures and the sample count: a symbol's
+			# share times samples / 2000 / frames is its time per
+			# frame, comparable between the implementations.
+			echo "# $(cat /tmp/bench.out)"
+			perf report -i /tmp/bench.perf --stdio --no-children --sort dso -g none 2>/dev/null |
+				grep -E '^# (Samples|Event count)'
 			perf report -i /tmp/bench.perf --stdio --no-children --sort dso -g none 2>/dev/null |
 				grep -v '^#' | grep -v '^$' | head -n 8
 			perf report -i /tmp/bench.perf --stdio --no-children --sort dso,sym -g none 2>/dev/null |
-				grep -v '^#' | grep -v '^$' | head -n 60
+				grep -v '^#' | grep -v '^$' | head -n 150
+			# Who calls the hottest non-idle symbols (under TCG a
+			# sample waits for interrupts to be enabled, so what
+			# ran with them off lands where they come back on).
+			for sym in $(perf report -i /tmp/bench.perf --stdio --no-children --sort sym -g none 2>/dev/null |
+				awk '$1 ~ /%$/ && $3 != "__cpuidle_text_start" { print $3 }' | head -n 2); do
+				echo "# callers of $sym"
+				perf report -i /tmp/bench.perf --stdio --no-children -S "$sym" -G 2>/dev/null |
+					grep -v '^#' | grep -v '^$' | head -n 60
+			done
 		} >"$f"
 		echo "bench: profile of $w against $impl: ${f##*/}"
 	else
