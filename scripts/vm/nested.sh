@@ -7,7 +7,7 @@
 # The nested guest runs tests from its initramfs (scripts/vm/nested-init.sh)
 # and reports on its console; this script judges them.
 #
-# Usage: scripts/vm/nested.sh [--vsock CID] [--packed] [--list] TEST...
+# Usage: scripts/vm/nested.sh [--vsock CID] [--packed] [--cpu] [--list] TEST...
 #   TEST: ping   the nested guest pings this VM's tap address
 #         tcp    the nested guest downloads $RVHOST_NESTED_SIZE bytes
 #                (default 16 MiB; a multiple of 64 KiB) of pseudo-random
@@ -24,6 +24,10 @@
 #   --vsock CID  a vhost-vsock-pci device with that guest CID
 #   --packed     virtio-net-pci with packed=on; every test then also needs
 #                VIRTIO_F_RING_PACKED (bit 34) negotiated in the nested guest
+#   --cpu        tcp: the peer also prints what each direction cost, the
+#                vhost worker's CPU time and QEMU's ("  peer: cpu ..."
+#                lines, tools/testing/e2e/tcp_peer.py --cpu), for make
+#                bench's nested-tcp (tools/bench/run.sh)
 #   --list       print the names of the results the tests give, and exit
 #
 # The tests run one after the other in one boot of the nested guest. One line
@@ -39,17 +43,18 @@
 set -eu
 : "${RVHOST_KDIR:?run me inside scripts/vm-run.sh}"
 
-cid="" packed=0 list=0
+cid="" packed=0 list=0 cpu=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--vsock) cid=$2; shift ;;
 	--packed) packed=1 ;;
+	--cpu) cpu=(--cpu) ;;
 	--list) list=1 ;;
 	*) break ;;
 	esac
 	shift
 done
-[ $# -gt 0 ] || { echo "usage: $0 [--vsock CID] [--packed] [--list] TEST..." >&2; exit 2; }
+[ $# -gt 0 ] || { echo "usage: $0 [--vsock CID] [--packed] [--cpu] [--list] TEST..." >&2; exit 2; }
 tests=("$@")
 
 # vsock_test: the VM runs the binary that scripts/mkinitramfs.sh put into
@@ -136,7 +141,7 @@ ip link set rvtap0 mtu $mtu up
 peer_pid=""
 if [[ " ${tests[*]} " == *" tcp "* ]]; then
 	timeout 900 python3 "$RVHOST_TOP/tools/testing/e2e/tcp_peer.py" \
-		$host $port "$size" "$$" /tmp/peer.ready >/tmp/peer.out 2>&1 &
+		$host $port "$size" "$$" /tmp/peer.ready "${cpu[@]}" >/tmp/peer.out 2>&1 &
 	peer_pid=$!
 	for _ in $(seq 100); do
 		[ -f /tmp/peer.ready ] && break

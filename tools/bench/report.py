@@ -11,8 +11,13 @@ device (mem) and module sizes (modsize) get a table of their own, ratios
 C/rvhost. Both ratios are above
 1 where rvhost does better. A workload C cannot run (packed ring, in-order)
 (or rvhost with another fetch_batch) is compared with C's split ring run
-of the same size and pair ("vs C split"). Writes OUT_DIR/summary.json and OUT_DIR/summary.txt (the table it
-prints), and OUT_DIR/ratios.png when matplotlib is there.
+of the same size and pair ("vs C split"). The nested guest's TCP
+transfers (nested-tcp-tx, nested-tcp-rx) get a table of their own, in
+bytes: bytes per second (rvhost/C), the vhost worker's CPU time per byte
+(C/rvhost) and the worker's share of QEMU's CPU time. Writes
+OUT_DIR/summary.json and OUT_DIR/summary.txt (the tables it prints), and
+OUT_DIR/ratios.png (the throughput workloads, frames and bytes) when
+matplotlib is there.
 """
 
 import json
@@ -104,6 +109,58 @@ def summarize(runs):
     return rows
 
 
+def spread(v):
+    return {"median": median(v), "min": min(v, default=None), "max": max(v, default=None)}
+
+
+def summarize_bytes(runs):
+    """The nested guest's transfers: like summarize(), in bytes; a run
+    without the worker's CPU time (null) counts for bytes per second only."""
+    runs = [r for r in runs if "bytes_per_s" in r]
+    by = {}
+    for r in runs:
+        by.setdefault((r["workload"], r["impl"]), {})[r["pair"]] = r
+    rows = []
+    for w in dict.fromkeys(r["workload"] for r in runs):
+        c, rv = by.get((w, "c"), {}), by.get((w, "rvhost"), {})
+        pairs = sorted(set(rv) & set(c))
+        rate = [rv[p]["bytes_per_s"] / c[p]["bytes_per_s"] for p in pairs if c[p]["bytes_per_s"]]
+        cpu = [c[p]["worker_ns_per_byte"] / rv[p]["worker_ns_per_byte"] for p in pairs
+               if c[p].get("worker_ns_per_byte") is not None and rv[p].get("worker_ns_per_byte")]
+
+        def med(side, key):
+            return median([r[key] for r in side.values() if r.get(key) is not None])
+        rows.append({
+            "workload": w, "compared_with": "C", "pairs": len(pairs),
+            "c_bytes_per_s": med(c, "bytes_per_s"), "rvhost_bytes_per_s": med(rv, "bytes_per_s"),
+            "c_ns_per_byte": med(c, "worker_ns_per_byte"),
+            "rvhost_ns_per_byte": med(rv, "worker_ns_per_byte"),
+            "c_worker_share": med(c, "worker_share"), "rvhost_worker_share": med(rv, "worker_share"),
+            "bps_ratio": spread(rate), "cpu_ratio": spread(cpu),
+        })
+    return rows
+
+
+def bytes_table(rows):
+    head = ("workload", "pairs", "C B/s", "rvhost B/s", "B/s rv/C (min-max)", "C ns/B",
+            "rvhost ns/B", "cpu C/rv (min-max)", "C worker/QEMU", "rvhost worker/QEMU")
+    lines = [head]
+    for r in rows:
+        p, c = r["bps_ratio"], r["cpu_ratio"]
+        pct = lambda v: "-" if v is None else f"{100 * v:.2f}%"
+        lines.append((
+            r["workload"], str(r["pairs"]),
+            fmt(r["c_bytes_per_s"], ".0f"), fmt(r["rvhost_bytes_per_s"], ".0f"),
+            f"{fmt(p['median'], '.3f')} ({fmt(p['min'], '.2f')}-{fmt(p['max'], '.2f')})",
+            fmt(r["c_ns_per_byte"], ".2f"), fmt(r["rvhost_ns_per_byte"], ".2f"),
+            f"{fmt(c['median'], '.3f')} ({fmt(c['min'], '.2f')}-{fmt(c['max'], '.2f')})",
+            pct(r["c_worker_share"]), pct(r["rvhost_worker_share"]),
+        ))
+    width = [max(len(l[i]) for l in lines) for i in range(len(head))]
+    return "\n".join("  ".join(x.ljust(width[i]) for i, x in enumerate(l)).rstrip()
+                     for l in lines)
+
+
 def fmt(v, spec):
     return "-" if v is None else format(v, spec)
 
@@ -136,11 +193,14 @@ def plot(rows, path):
     names = [r["workload"] for r in rows]
     fig, ax = plt.subplots(figsize=(max(6, len(rows) * 1.2), 4))
     x = range(len(rows))
-    for off, key, label in ((-0.2, "pps_ratio", "frames/s, rvhost/C"),
-                            (0.2, "cpu_ratio", "worker CPU per frame, C/rvhost")):
-        med = [r[key]["median"] or 0 for r in rows]
-        lo = [m - (r[key]["min"] or m) for m, r in zip(med, rows)]
-        hi = [(r[key]["max"] or m) - m for m, r in zip(med, rows)]
+    # Frames per second, or bytes per second for the nested guest's TCP.
+    rate = [r.get("pps_ratio") or r["bps_ratio"] for r in rows]
+    cpu = [r["cpu_ratio"] for r in rows]
+    for off, ratios, label in ((-0.2, rate, "frames (or bytes)/s, rvhost/C"),
+                               (0.2, cpu, "worker CPU per frame (or byte), C/rvhost")):
+        med = [q["median"] or 0 for q in ratios]
+        lo = [m - (q["min"] or m) for m, q in zip(med, ratios)]
+        hi = [(q["max"] or m) - m for m, q in zip(med, ratios)]
         ax.bar([i + off for i in x], med, width=0.4, yerr=[lo, hi], capsize=3, label=label)
     ax.axhline(1.0, color="black", linewidth=0.8)
     ax.set_xticks(list(x))
@@ -162,20 +222,23 @@ def main():
         print(f"{sys.argv[1]}: no runs", file=sys.stderr)
         return 1
     rows = summarize(runs)
+    byte_rows = summarize_bytes(runs)
     size_rows = sizes(runs, "kib_per_device") + sizes(runs, "bytes")
     os.makedirs(sys.argv[2], exist_ok=True)
     with open(os.path.join(sys.argv[2], "summary.json"), "w") as f:
-        json.dump(rows + size_rows, f, indent=1)
+        json.dump(rows + byte_rows + size_rows, f, indent=1)
     text = table(rows) if rows else ""
+    if byte_rows:
+        text += ("\n\n" if text else "") + bytes_table(byte_rows)
     if size_rows:
         text += ("\n\n" if text else "") + sizes_table(size_rows)
     with open(os.path.join(sys.argv[2], "summary.txt"), "w") as f:
         f.write(text + "\n")
     print(text)
     png = os.path.join(sys.argv[2], "ratios.png")
-    if not rows:
+    if not rows + byte_rows:
         print("plot: no throughput workload, none drawn")
-    elif plot(rows, png):
+    elif plot(rows + byte_rows, png):
         print(f"plot: {png}")
     else:
         print("plot: no matplotlib, none drawn")

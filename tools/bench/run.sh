@@ -17,7 +17,10 @@
 #   WORKLOAD  net_bench's arguments joined by commas: tx,64,
 #             tx,1514,--packed or mem,64; a field batch=N loads rvhost
 #             with fetch_batch=N (rvhost only, "-batchN" added to the
-#             name); or modsize (below)
+#             name); or modsize or nested-tcp (below)
+#
+# nested-tcp runs PAIRS pairs, but at most $BENCH_NESTED_PAIRS (default 3):
+# each run boots a nested guest, a minute and a half or more.
 
 set -u
 bindir=${1:?usage: $0 BENCH_DIR PAIRS SECONDS WORKLOAD...}
@@ -87,17 +90,104 @@ modsize() {
 	done
 }
 
+# nested-tcp: the end-to-end test's nested guest (scripts/vm/nested.sh tcp:
+# QEMU with -netdev tap,vhost=on on the loaded /dev/vhost-net) downloads 16
+# MiB from this VM over TCP, then uploads as many. Per run, a JSON line per
+# direction, from the guest's side: nested-tcp-rx (this VM to the guest,
+# vhost's RX) and nested-tcp-tx (the guest to this VM, vhost's TX), each
+# timed by the VM's end from the connection's accept to its end
+# (tcp_peer.py --cpu), with the vhost worker's CPU time over the same span
+# (se.sum_exec_runtime of QEMU's vhost-PID thread, and its utime + stime)
+# and the share of QEMU's CPU time that was the worker's. nested.sh's own
+# output goes to $RVHOST_OUT/nested-tcp-IMPL-PAIR.log.
+nested_pairs() {
+	local max=${BENCH_NESTED_PAIRS:-3}
+	[ "$pairs" -lt "$max" ] && echo "$pairs" || echo "$max"
+}
+nested_json() { # impl pair < nested.sh's output
+	awk -v impl="$1" -v pair="$2" -v hz="$(getconf CLK_TCK)" '
+	/^  peer: sent [0-9]+ / { size["rx"] = $3 }
+	/^  peer: received [0-9]+ / { size["tx"] = $3 }
+	/^  peer: cpu (sent|received) / {
+		d = $3 == "sent" ? "rx" : "tx"
+		secs[d] = $4; wns[d] = $5; wt[d] = $6; pt[d] = $7; nw[d] = $8
+	}
+	END {
+		bad = 0
+		split("tx rx", dirs, " ")
+		for (i = 1; i <= 2; i++) {
+			d = dirs[i]
+			if (!(d in secs) || secs[d] <= 0 || !(d in size)) {
+				print "no time for nested-tcp-" d > "/dev/stderr"
+				bad = 1
+				continue
+			}
+			line = sprintf("{\"workload\": \"nested-tcp-%s\", \"size\": %d, \"seconds\": %.3f, \"bytes_per_s\": %.1f", d, size[d], secs[d], size[d] / secs[d])
+			if (nw[d] == "1/1" && pt[d] > 0)
+				line = line sprintf(", \"worker_ns_per_byte\": %.6g, \"worker_ns\": %d, \"worker_ticks\": %d, \"qemu_ticks\": %d, \"worker_share\": %.4g", wns[d] / size[d], wns[d], wt[d], pt[d], wns[d] / 1e9 / (pt[d] / hz))
+			else {
+				line = line sprintf(", \"worker_ns_per_byte\": null, \"workers\": \"%s\"", nw[d])
+				print "nested-tcp-" d ": vhost worker threads " nw[d] ", want 1/1" > "/dev/stderr"
+				bad = 1
+			}
+			print line sprintf(", \"impl\": \"%s\", \"pair\": %d}", impl, pair)
+		}
+		exit bad
+	}'
+}
+nested_tcp() {
+	local pair impl log nrc lines line why
+	for pair in $(seq "$(nested_pairs)"); do
+		for impl in c rvhost; do
+			n=$((n + 1))
+			if ! scripts/vm/modules.sh load $impl >/tmp/bench.modules 2>&1; then
+				echo "bench: [$n/$total] nested-tcp $impl pair $pair: FAILED: loading $impl: $(tr '\n' ' ' </tmp/bench.modules)"
+				rc=1
+				continue
+			fi
+			log=$RVHOST_OUT/nested-tcp-$impl-$pair.log
+			nrc=0
+			scripts/vm/nested.sh --cpu tcp >"$log" 2>&1 || nrc=$?
+			why=""
+			if [ $nrc != 0 ] || ! grep -q '^nested: tcp: ok' "$log"; then
+				why="$(grep -m1 '^nested: tcp: ' "$log" || echo "no verdict"), nested.sh exit $nrc"
+			elif ! lines=$(nested_json $impl "$pair" <"$log" 2>/tmp/bench.err); then
+				why=$(tr '\n' ' ' </tmp/bench.err)
+				# Times without the worker's CPU time are kept.
+				[ -z "$lines" ] || echo "$lines" >>"$out"
+			else
+				echo "$lines" >>"$out"
+			fi
+			if [ -z "$why" ]; then
+				while IFS= read -r line; do
+					echo "bench: [$n/$total] nested-tcp $impl pair $pair: $line"
+				done <<<"$lines"
+			else
+				echo "bench: [$n/$total] nested-tcp $impl pair $pair: FAILED: $why (see ${log##*/})"
+				rc=1
+			fi
+			scripts/vm/modules.sh unload $impl >/tmp/bench.modules 2>&1 ||
+				{ echo "bench: unloading $impl failed: $(tr '\n' ' ' </tmp/bench.modules)"; rc=1; }
+		done
+	done
+}
+
 rvhost_only() { # workload
 	case "$1" in *--packed* | *--in-order* | *batch=*) return 0 ;; esac
 	return 1
 }
 for w in "$@"; do
 	[ "$w" = modsize ] && continue
+	[ "$w" = nested-tcp ] && { total=$((total + 2 * $(nested_pairs))); continue; }
 	if rvhost_only "$w"; then total=$((total + pairs)); else total=$((total + 2 * pairs)); fi
 done
 for w in "$@"; do
 	if [ "$w" = modsize ]; then
 		modsize || rc=1
+		continue
+	fi
+	if [ "$w" = nested-tcp ]; then
+		nested_tcp
 		continue
 	fi
 	IFS=, read -r -a fields <<<"$w"

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 """The first VM's end of the nested guest's TCP test (scripts/vm/nested.sh).
 
-Usage: tcp_peer.py ADDR PORT SIZE SEED READY_FILE
+Usage: tcp_peer.py ADDR PORT SIZE SEED READY_FILE [--cpu]
 
 Listens on ADDR:PORT and ADDR:PORT+1 and serves one connection on each:
   PORT    sends SIZE pseudo-random bytes (a PRNG seeded with SEED) and
@@ -13,9 +13,20 @@ Writes READY_FILE once both sockets listen, then one line per connection:
   received BYTES SHA256 SECONDS
 The caller compares the checksums with those the nested guest printed. Gives
 up after 600 seconds without a connection or data.
+
+With --cpu (make bench's nested-tcp, tools/bench/run.sh), also what each
+connection cost, from its accept to its end:
+  cpu sent|received SECONDS WORKER_NS WORKER_TICKS PROCESS_TICKS WORKERS
+SECONDS with microseconds; WORKER_NS the se.sum_exec_runtime and
+WORKER_TICKS the utime + stime (clock ticks) of the vhost worker threads
+("vhost-PID", a vhost_task in QEMU's thread group), PROCESS_TICKS the
+utime + stime of the processes they belong to (QEMU, the worker included),
+WORKERS how many such threads there were at the start and at the end
+(normally "1/1"). The CPU fields are "-" when there was no worker thread.
 """
 
 import hashlib
+import os
 import random
 import socket
 import sys
@@ -24,6 +35,54 @@ import time
 
 CHUNK = 1 << 16
 TIMEOUT = 600
+
+
+def vhost_cpu():
+    """The CPU time of every vhost worker thread, "vhost-PID" in PID's
+    thread group: (workers, their sum_exec_runtime in ns, their utime +
+    stime in ticks, utime + stime of their processes in ticks)."""
+    workers = ns = ticks = pticks = 0
+
+    def stat_ticks(path):
+        with open(path) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # utime, stime
+
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        found = False
+        try:
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                task = f"/proc/{pid}/task/{tid}"
+                with open(f"{task}/comm") as f:
+                    if f.read().strip() != f"vhost-{pid}":
+                        continue
+                with open(f"{task}/sched") as f:
+                    for line in f:
+                        if line.startswith("se.sum_exec_runtime "):
+                            ns += round(float(line.split(":")[1]) * 1e6)
+                ticks += stat_ticks(f"{task}/stat")
+                workers += 1
+                found = True
+            if found:
+                pticks += stat_ticks(f"/proc/{pid}/stat")
+        except OSError:
+            continue  # a process or thread that just exited
+    return workers, ns, ticks, pticks
+
+
+def cpu_line(what, t0, c0, t1, c1):
+    """The "cpu" line of one connection (see above)."""
+    if not c0[0] or not c1[0]:
+        return f"cpu {what} {t1 - t0:.6f} - - - {c0[0]}/{c1[0]}"
+    return (f"cpu {what} {t1 - t0:.6f} {c1[1] - c0[1]} {c1[2] - c0[2]} "
+            f"{c1[3] - c0[3]} {c0[0]}/{c1[0]}")
+
+
+def sample(cpu):
+    """The clock and, with --cpu, the vhost workers' CPU time."""
+    return time.monotonic(), vhost_cpu() if cpu else None
 
 
 def listen(addr, port):
@@ -35,12 +94,12 @@ def listen(addr, port):
     return s
 
 
-def send(lsock, size, seed, results):
+def send(lsock, size, seed, results, cpu):
     conn, _ = lsock.accept()
     conn.settimeout(TIMEOUT)
     rng = random.Random(seed)
     h = hashlib.sha256()
-    t0 = time.monotonic()
+    t0, c0 = sample(cpu)
     left = size
     with conn:
         while left:
@@ -52,15 +111,18 @@ def send(lsock, size, seed, results):
         # Wait for the guest to close too: then everything has arrived.
         while conn.recv(CHUNK):
             pass
-    results["sent"] = f"sent {size} {h.hexdigest()} {time.monotonic() - t0:.1f}"
+    t1, c1 = sample(cpu)
+    results["sent"] = f"sent {size} {h.hexdigest()} {t1 - t0:.1f}"
+    if cpu:
+        results["cpu sent"] = cpu_line("sent", t0, c0, t1, c1)
 
 
-def receive(lsock, results):
+def receive(lsock, results, cpu):
     conn, _ = lsock.accept()
     conn.settimeout(TIMEOUT)
     h = hashlib.sha256()
     n = 0
-    t0 = time.monotonic()
+    t0, c0 = sample(cpu)
     with conn:
         while True:
             data = conn.recv(CHUNK)
@@ -68,19 +130,23 @@ def receive(lsock, results):
                 break
             h.update(data)
             n += len(data)
-    results["received"] = f"received {n} {h.hexdigest()} {time.monotonic() - t0:.1f}"
+    t1, c1 = sample(cpu)
+    results["received"] = f"received {n} {h.hexdigest()} {t1 - t0:.1f}"
+    if cpu:
+        results["cpu received"] = cpu_line("received", t0, c0, t1, c1)
 
 
 def main():
     addr, port, size, seed, ready = sys.argv[1:6]
     port, size, seed = int(port), int(size), int(seed)
+    cpu = sys.argv[6:] == ["--cpu"]
     tx, rx = listen(addr, port), listen(addr, port + 1)
     with open(ready, "w") as f:
         f.write("ready\n")
     results = {}
     threads = [
-        threading.Thread(target=send, args=(tx, size, seed, results)),
-        threading.Thread(target=receive, args=(rx, results)),
+        threading.Thread(target=send, args=(tx, size, seed, results, cpu)),
+        threading.Thread(target=receive, args=(rx, results, cpu)),
     ]
     for t in threads:
         t.start()
@@ -88,7 +154,10 @@ def main():
         t.join()
     for key in ("sent", "received"):
         print(results.get(key, f"{key} nothing"), flush=True)
-    return 0 if len(results) == 2 else 1
+    for key in ("cpu sent", "cpu received"):
+        if key in results:
+            print(results[key], flush=True)
+    return 0 if "sent" in results and "received" in results else 1
 
 
 if __name__ == "__main__":
