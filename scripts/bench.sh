@@ -17,7 +17,7 @@ cd "$RVHOST_TOP"
 
 PAIRS=${PAIRS:-5}
 BENCH_SECONDS=${BENCH_SECONDS:-3}
-WORKLOADS=${WORKLOADS:-tx,64 tx,1514 tx,64k tx,64,--packed tx,64,--in-order tx,1514,--packed rx,64 rx,1514 rx,64,--packed vsock-stream-h2g,4k vsock-stream-h2g,64k vsock-stream-g2h,4k vsock-stream-g2h,64k vsock-rr,1 mem,64 modsize}
+WORKLOADS=${WORKLOADS:-tx,64 tx,1514 tx,64k tx,64,--packed tx,64,--in-order tx,1514,--packed rx,64 rx,1514 rx,64k rx,64,--packed vsock-stream-h2g,4k vsock-stream-h2g,64k vsock-stream-g2h,4k vsock-stream-g2h,64k vsock-rr,1 mem,64 modsize}
 
 RVHOST_BENCH=1 scripts/provision.sh default
 rvhost_toolchain_env
