@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# `make bench`: rvhost against the C vhost driver, side by side in one boot
+# `make bench`: rvhost against the C vhost drivers, side by side in one boot
 # of the default test kernel (tools/bench/run.sh), then the table, JSON and
 # plot (tools/bench/report.py) in build/bench/. Not part of `make check`.
 #
-#   make bench [PAIRS=5] [BENCH_SECONDS=3] [WORKLOADS="tx,64 tx,1514,--packed ..."]
+#   make bench [PAIRS=5] [BENCH_SECONDS=3] [WORKLOADS="tx,64 vsock-rr,1 ..."]
 #              [BENCH_PROFILE=1] [NESTED_PAIRS=3]
 #
 # WORKLOADS=nested-tcp (not among the defaults: a nested guest's boot per
@@ -21,7 +21,7 @@ cd "$RVHOST_TOP"
 
 PAIRS=${PAIRS:-5}
 BENCH_SECONDS=${BENCH_SECONDS:-3}
-WORKLOADS=${WORKLOADS:-tx,64 tx,1514 tx,64k tx,64,--packed tx,64,--in-order tx,1514,--packed rx,64 rx,1514 rx,64,--packed mem,64 modsize}
+WORKLOADS=${WORKLOADS:-tx,64 tx,1514 tx,64k tx,64,--packed tx,64,--in-order tx,1514,--packed rx,64 rx,1514 rx,64k rx,64,--packed vsock-stream-h2g,4k vsock-stream-h2g,64k vsock-stream-g2h,4k vsock-stream-g2h,64k vsock-rr,1 mem,64 modsize}
 
 RVHOST_BENCH=1 scripts/provision.sh default
 rvhost_toolchain_env

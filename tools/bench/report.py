@@ -5,10 +5,11 @@
     report.py BENCH_JSONL OUT_DIR
 
 For each workload: the median of each side's runs, and the median, min and
-max of the per-pair ratios, for two figures: frames per second (rvhost/C)
-and the vhost worker's CPU time per frame (C/rvhost). Kernel memory per
-device (mem) and module sizes (modsize) get a table of their own, ratios
-C/rvhost. Both ratios are above
+max of the per-pair ratios, for two figures: the throughput (rvhost/C:
+net_bench's frames per second, vsock_bench's bytes or transactions per
+second) and the vhost worker's CPU time per unit (C/rvhost: per frame, per
+KiB, per transaction). Kernel memory per device (mem) and module sizes
+(modsize) get a table of their own, ratios C/rvhost. Both ratios are above
 1 where rvhost does better. A workload C cannot run (packed ring, in-order)
 (or rvhost with another fetch_batch) is compared with C's split ring run
 of the same size and pair ("vs C split"). The nested guest's TCP
@@ -25,6 +26,30 @@ import os
 import re
 import statistics
 import sys
+
+
+# What a throughput run's line holds: the key of its rate and of the
+# worker's CPU time per unit, and their units.
+FIGURES = (
+    # net_bench
+    {"rate": "pps", "cpu": "worker_ns_per_frame", "rate_unit": "frames/s",
+     "cpu_unit": "ns/frame"},
+    # vsock_bench, streams (the table shows MiB/s)
+    {"rate": "bytes_per_s", "cpu": "worker_ns_per_kib", "rate_unit": "B/s",
+     "cpu_unit": "ns/KiB"},
+    # vsock_bench, request/response
+    {"rate": "tps", "cpu": "worker_ns_per_transaction", "rate_unit": "tr/s",
+     "cpu_unit": "ns/tr"},
+)
+
+
+def figure(run):
+    """The FIGURES entry of a throughput run, or None (the nested guest's
+    transfers, summarize_bytes(), have bytes_per_s but no CPU per KiB)."""
+    for f in FIGURES:
+        if f["rate"] in run and f["cpu"] in run:
+            return f
+    return None
 
 
 def median(v):
@@ -51,7 +76,7 @@ def sizes(runs, key):
     module size): each side's median and the per-pair ratios C/rvhost."""
     by = {}
     for r in runs:
-        if key in r:
+        if key in r and not figure(r):
             by.setdefault(r["workload"], {}).setdefault(r["impl"], {})[r["pair"]] = r[key]
     rows = []
     for w, sides in by.items():
@@ -80,7 +105,9 @@ def sizes_table(rows):
 
 
 def summarize(runs):
-    runs = [r for r in runs if "pps" in r]
+    """Rows of the throughput workloads. The keys say "pps" and "frame"
+    for every benchmark; rate_unit and cpu_unit say what they count."""
+    runs = [r for r in runs if figure(r)]
     by = {}
     for r in runs:
         by.setdefault((r["workload"], r["impl"]), {})[r["pair"]] = r
@@ -89,18 +116,21 @@ def summarize(runs):
         rv = by.get((w, "rvhost"), {})
         cw = w if (w, "c") in by else c_counterpart(w)
         c = by.get((cw, "c"), {})
+        f = figure(next(iter((rv or c).values())))
+        rate, ns = f["rate"], f["cpu"]
         pairs = sorted(set(rv) & set(c))
-        pps = [rv[p]["pps"] / c[p]["pps"] for p in pairs if c[p]["pps"]]
-        cpu = [c[p]["worker_ns_per_frame"] / rv[p]["worker_ns_per_frame"]
-               for p in pairs if rv[p]["worker_ns_per_frame"]]
+        pps = [rv[p][rate] / c[p][rate] for p in pairs if c[p][rate]]
+        cpu = [c[p][ns] / rv[p][ns] for p in pairs if rv[p][ns]]
         rows.append({
             "workload": w,
             "compared_with": "C" if cw == w else "C split",
             "pairs": len(pairs),
-            "c_pps": median([c[p]["pps"] for p in c]),
-            "rvhost_pps": median([rv[p]["pps"] for p in rv]),
-            "c_ns_per_frame": median([c[p]["worker_ns_per_frame"] for p in c]),
-            "rvhost_ns_per_frame": median([rv[p]["worker_ns_per_frame"] for p in rv]),
+            "rate_unit": f["rate_unit"],
+            "cpu_unit": f["cpu_unit"],
+            "c_pps": median([c[p][rate] for p in c]),
+            "rvhost_pps": median([rv[p][rate] for p in rv]),
+            "c_ns_per_frame": median([c[p][ns] for p in c]),
+            "rvhost_ns_per_frame": median([rv[p][ns] for p in rv]),
             "pps_ratio": {"median": median(pps), "min": min(pps, default=None),
                           "max": max(pps, default=None)},
             "cpu_ratio": {"median": median(cpu), "min": min(cpu, default=None),
@@ -116,7 +146,7 @@ def spread(v):
 def summarize_bytes(runs):
     """The nested guest's transfers: like summarize(), in bytes; a run
     without the worker's CPU time (null) counts for bytes per second only."""
-    runs = [r for r in runs if "bytes_per_s" in r]
+    runs = [r for r in runs if "bytes_per_s" in r and "worker_ns_per_byte" in r]
     by = {}
     for r in runs:
         by.setdefault((r["workload"], r["impl"]), {})[r["pair"]] = r
@@ -161,21 +191,32 @@ def bytes_table(rows):
                      for l in lines)
 
 
+def scaled(v, unit):
+    """A rate as the table shows it (bytes per second in MiB/s)."""
+    if v is None:
+        return None
+    return v / 2**20 if unit == "B/s" else v
+
+
 def fmt(v, spec):
     return "-" if v is None else format(v, spec)
 
 
 def table(rows):
-    head = ("workload", "vs", "pairs", "C fps", "rvhost fps", "fps rv/C (min-max)",
-            "C ns/f", "rvhost ns/f", "cpu C/rv (min-max)")
+    head = ("workload", "vs", "pairs", "unit", "C rate", "rvhost rate",
+            "rate rv/C (min-max)", "C ns", "rvhost ns", "ns per", "cpu C/rv (min-max)")
     lines = [head]
     for r in rows:
         p, c = r["pps_ratio"], r["cpu_ratio"]
+        unit = r["rate_unit"]
+        spec = ".1f" if unit == "B/s" else ".0f"
         lines.append((
             r["workload"], r["compared_with"], str(r["pairs"]),
-            fmt(r["c_pps"], ".0f"), fmt(r["rvhost_pps"], ".0f"),
+            "MiB/s" if unit == "B/s" else unit,
+            fmt(scaled(r["c_pps"], unit), spec), fmt(scaled(r["rvhost_pps"], unit), spec),
             f"{fmt(p['median'], '.3f')} ({fmt(p['min'], '.2f')}-{fmt(p['max'], '.2f')})",
             fmt(r["c_ns_per_frame"], ".0f"), fmt(r["rvhost_ns_per_frame"], ".0f"),
+            r["cpu_unit"][len("ns/"):],
             f"{fmt(c['median'], '.3f')} ({fmt(c['min'], '.2f')}-{fmt(c['max'], '.2f')})",
         ))
     width = [max(len(l[i]) for l in lines) for i in range(len(head))]
@@ -193,11 +234,12 @@ def plot(rows, path):
     names = [r["workload"] for r in rows]
     fig, ax = plt.subplots(figsize=(max(6, len(rows) * 1.2), 4))
     x = range(len(rows))
-    # Frames per second, or bytes per second for the nested guest's TCP.
+    # The nested guest's rows have bytes per second and CPU per byte.
     rate = [r.get("pps_ratio") or r["bps_ratio"] for r in rows]
     cpu = [r["cpu_ratio"] for r in rows]
-    for off, ratios, label in ((-0.2, rate, "frames (or bytes)/s, rvhost/C"),
-                               (0.2, cpu, "worker CPU per frame (or byte), C/rvhost")):
+    for off, ratios, label in (
+            (-0.2, rate, "throughput (frames, bytes, transactions/s), rvhost/C"),
+            (0.2, cpu, "worker CPU per frame, byte, KiB, transaction, C/rvhost")):
         med = [q["median"] or 0 for q in ratios]
         lo = [m - (q["min"] or m) for m, q in zip(med, ratios)]
         hi = [(q["max"] or m) - m for m, q in zip(med, ratios)]

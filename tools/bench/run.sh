@@ -1,13 +1,14 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# In the test VM (scripts/bench.sh): every workload against the C vhost_net
-# and rvhost_net, alternately (C, rvhost, C, rvhost, ...), PAIRS times, so
-# that the machine's drift falls on both alike. Each run is one net_bench
-# line of JSON, with "impl" and "pair" added, into $RVHOST_OUT/bench.jsonl;
-# a progress line per run on stdout. The modules are loaded for each run
-# and unloaded after it. Workloads C cannot run (packed ring, in-order) run
-# against rvhost only.
+# In the test VM (scripts/bench.sh): every workload against the C drivers
+# (vhost_net, vhost_vsock) and rvhost's (rvhost_net, rvhost_vsock),
+# alternately (C, rvhost, C, rvhost, ...), PAIRS times, so that the
+# machine's drift falls on both alike. Each run is one line of JSON from
+# net_bench or vsock_bench, with "impl" and "pair" added, into
+# $RVHOST_OUT/bench.jsonl; a progress line per run on stdout. The modules
+# are loaded for each run and unloaded after it. Workloads C cannot run
+# (packed ring, in-order) run against rvhost only.
 #
 # With BENCH_PROFILE=1, each workload then runs once more per
 # implementation under `perf record -a -g` (software clock, 2 kHz), and the
@@ -15,9 +16,11 @@
 #
 # Usage: run.sh BENCH_DIR PAIRS SECONDS WORKLOAD...
 #   WORKLOAD  net_bench's arguments joined by commas: tx,64,
-#             tx,1514,--packed or mem,64; a field batch=N loads rvhost
-#             with fetch_batch=N (rvhost only, "-batchN" added to the
-#             name); or modsize or nested-tcp (below)
+#             tx,1514,--packed or mem,64; vsock_bench's with "vsock-"
+#             before the first: vsock-stream-h2g,4k or vsock-rr,1; a
+#             field batch=N loads rvhost with fetch_batch=N (rvhost only,
+#             "-batchN" added to the name); or modsize or nested-tcp
+#             (below)
 #
 # nested-tcp runs PAIRS pairs, but at most $BENCH_NESTED_PAIRS (default 3):
 # each run boots a nested guest, a minute and a half or more.
@@ -28,16 +31,16 @@ pairs=${2:?} secs=${3:?}
 shift 3
 out=$RVHOST_OUT/bench.jsonl
 
-profile() { # workload impl seconds net_bench-arguments...
-	local w=$1 impl=$2 secs=$3 f
-	shift 3
+profile() { # workload impl seconds program arguments...
+	local w=$1 impl=$2 secs=$3 prog=$4 f
+	shift 4
 	f=$RVHOST_OUT/profile-${w//,/}-$impl.txt
 	echo 0 >/proc/sys/kernel/kptr_restrict
 	echo -1 >/proc/sys/kernel/perf_event_paranoid
 	# shellcheck disable=SC2086 # mp: the module parameters, a list
 	scripts/vm/modules.sh load $impl $mp >/dev/null 2>&1 || return 1
 	if perf record -q -e cpu-clock -F 2000 -a -g -o /tmp/bench.perf -- \
-		"$bindir/net_bench" "$@" --seconds "$secs" >/tmp/bench.out 2>/tmp/bench.err; then
+		"$bindir/$prog" "$@" --seconds "$secs" >/tmp/bench.out 2>/tmp/bench.err; then
 		{
 			echo "# $w against $impl: perf record -e cpu-clock -F 2000 -a -g"
 			# The run's figures and the sample count: a symbol's
@@ -191,13 +194,16 @@ for w in "$@"; do
 		continue
 	fi
 	IFS=, read -r -a fields <<<"$w"
-	args=() mparams=() suffix=""
+	args=() mparams=() suffix="" prog=net_bench
 	for f in "${fields[@]}"; do
 		case "$f" in
 		batch=*) mparams+=(fetch_batch=${f#batch=}) suffix=-batch${f#batch=} ;;
 		*) args+=("$f") ;;
 		esac
 	done
+	case "${args[0]}" in
+	vsock-*) prog=vsock_bench args[0]=${args[0]#vsock-} ;;
+	esac
 	impls="c rvhost"
 	rvhost_only "$w" && impls=rvhost
 	for pair in $(seq "$pairs"); do
@@ -208,7 +214,7 @@ for w in "$@"; do
 				rc=1
 				continue
 			fi
-			if line=$("$bindir/net_bench" "${args[@]}" --seconds "$secs" 2>/tmp/bench.err); then
+			if line=$("$bindir/$prog" "${args[@]}" --seconds "$secs" 2>/tmp/bench.err); then
 				# The batch goes into the workload's name.
 				[ -z "$suffix" ] || line=$(sed "s/\"workload\": \"\([^\"]*\)\"/\"workload\": \"\1$suffix\"/" <<<"$line")
 				echo "${line%\}}, \"impl\": \"$impl\", \"pair\": $pair}" >>"$out"
@@ -223,7 +229,7 @@ for w in "$@"; do
 	done
 	[ "${BENCH_PROFILE:-0}" = 1 ] || continue
 	for impl in $impls; do
-		mp="${mparams[*]}" profile "$w" $impl "$secs" "${args[@]}" || rc=1
+		mp="${mparams[*]}" profile "$w" $impl "$secs" $prog "${args[@]}" || rc=1
 	done
 done
 exit $rc

@@ -280,7 +280,8 @@ static int tx_pkt(struct vguest *v, struct vg_conn *c, uint16_t type,
 	gm_write(&v->g, v->tx_gpa[slot], &h, sizeof(h));
 	s[0] = (struct gseg){ v->tx_gpa[slot], VG_HDR_LEN };
 	if (len) {
-		gm_write(&v->g, v->tx_gpa[slot] + VG_HDR_LEN, payload, len);
+		if (!v->cfg.no_copy)
+			gm_write(&v->g, v->tx_gpa[slot] + VG_HDR_LEN, payload, len);
 		s[1] = (struct gseg){ v->tx_gpa[slot] + VG_HDR_LEN, len };
 	}
 	if (gvq_add(&v->q[VG_VQ_TX], s, len ? 2 : 1, 0, 0, slot) < 0) {
@@ -573,8 +574,10 @@ static int rx_rw(struct vguest *v, struct vg_conn *c,
 	}
 	tail = (c->rx_head + c->rx_len) % c->rx_cap;
 	first = c->rx_cap - tail < len ? c->rx_cap - tail : len;
-	gm_read(&v->g, gpa + VG_HDR_LEN, c->rx + tail, first);
-	gm_read(&v->g, gpa + VG_HDR_LEN + first, c->rx, len - first);
+	if (!v->cfg.no_copy) {
+		gm_read(&v->g, gpa + VG_HDR_LEN, c->rx + tail, first);
+		gm_read(&v->g, gpa + VG_HDR_LEN + first, c->rx, len - first);
+	}
 	c->rx_len += len;
 	c->seg[(c->seg_head + c->seg_n) % VG_MAXSEG] =
 		(struct vg_seg){ len, h->flags };

@@ -42,6 +42,12 @@ struct vg_cfg {
 	unsigned int tx_nslots;	/* TX buffers of VG_HDR_LEN + VG_MAX_PKT */
 	uint32_t buf_alloc;	/* what every connection advertises */
 	uint32_t cid;
+	/*
+	 * Benchmarks: payloads are neither written into the TX buffers nor
+	 * read out of the RX buffers, only counted (vg_recv()'s bytes are
+	 * then not what the host sent).
+	 */
+	bool no_copy;
 };
 
 /* A default configuration: split ring of 256, 64 RX buffers of 64 KiB. */
