@@ -103,7 +103,10 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
                 if head >= num {
                     return Err(Error::HeadOutOfRange { head, num });
                 }
-                let span = if in_order {
+                // Where to read from is only worth working out when the
+                // window does not hold the head already.
+                let span = if in_order || self.ring_win.cached(self.desc, u32::from(head)).is_some()
+                {
                     None
                 } else {
                     self.head_span(k, usize::from(n), head)
