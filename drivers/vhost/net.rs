@@ -220,11 +220,6 @@ fn iov_advance(iov: &mut KVec<UserIovec>, mut skip: usize) {
     }
 }
 
-/// The bytes of `iov`.
-fn iov_len(iov: &[UserIovec]) -> usize {
-    iov.iter().map(|v| v.len).sum()
-}
-
 impl Net {
     /// The worker asks the same queue to run again later (weight exceeded,
     /// or chains arrived while notifications were being enabled).

@@ -39,6 +39,7 @@ use crate::{
             iov::UserIovec,
             rx_batch::RxBatch, //
         },
+        user,
     },
     vq::Ring,
 };
@@ -99,9 +100,15 @@ fn iov_write(iov: &[UserIovec], mut off: usize, mut data: &[u8]) -> Result {
             continue;
         }
         let n = (v.len - off).min(data.len());
-        let ptr = UserPtr::from_addr(v.base + off);
-        UserSlice::new(ptr, n).writer().write_slice(&data[..n])?;
-        data = &data[n..];
+        let (chunk, rest) = data.split_at(n);
+        if let Ok(b) = <[u8; 2]>::try_from(chunk) {
+            // `num_buffers`, once a packet: a store, not a copy.
+            user::put_u16(v.base + off, u16::from_ne_bytes(b))?;
+        } else {
+            let ptr = UserPtr::from_addr(v.base + off);
+            UserSlice::new(ptr, n).writer().write_slice(chunk)?;
+        }
+        data = rest;
         off = 0;
     }
     if data.is_empty() {

@@ -12,7 +12,6 @@ use core::ops::ControlFlow;
 use super::{
     has_avail,
     iov_advance,
-    iov_len,
     Net,
     NetQueue,
     BATCH,
@@ -182,8 +181,13 @@ impl Tx<'_, '_> {
         if chain.writable > 0 {
             return Err(Stop::Format);
         }
-        iov_advance(&mut self.buf.iov, self.vhost_hlen);
-        let len = iov_len(&self.buf.iov);
+        // The pieces hold the chain's bytes, all readable.
+        let len = usize::try_from(chain.len)
+            .unwrap_or(usize::MAX)
+            .saturating_sub(self.vhost_hlen);
+        if self.vhost_hlen > 0 {
+            iov_advance(&mut self.buf.iov, self.vhost_hlen);
+        }
         if len == 0 {
             return Err(Stop::Format);
         }

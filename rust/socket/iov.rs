@@ -44,6 +44,7 @@ const _: () = {
 /// Fails with `EINVAL` if `iov` holds fewer than `len` bytes: the iterator
 /// would walk off the array. The iterator points into `iov`: it must not be
 /// used after `iov`'s borrow ends.
+#[inline]
 pub(crate) fn iov_iter(
     direction: u32,
     iov: &[UserIovec],
@@ -80,6 +81,7 @@ pub(crate) fn iov_iter(
 /// Fails with `EINVAL` if `iov` holds fewer than `len` bytes. The iterator
 /// points into `iov`, so `msg` must not be used after `iov`'s borrow ends:
 /// the callers pass it to the socket and drop it.
+#[inline]
 pub(super) fn msghdr(direction: u32, iov: &[UserIovec], len: usize) -> Result<bindings::msghdr> {
     let mut msg = bindings::msghdr::default();
     msg.msg_iter = iov_iter(direction, iov, len)?;

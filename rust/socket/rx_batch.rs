@@ -82,16 +82,19 @@ impl RxBatch {
     }
 
     /// Whether no packets are held.
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         self.head == self.tail
     }
 
     /// The ring of `backend` and its kind, `None` for raw sockets.
+    #[inline]
     fn source(backend: &NetBackend) -> Option<(NonNull<rb::ptr_ring>, Kind)> {
         backend.ring().map(|r| (r, backend.kind()))
     }
 
     /// Frees what is held if it is not from `backend`'s ring.
+    #[inline]
     fn check_source(&mut self, backend: &NetBackend) {
         if !self.is_empty() && self.from != Self::source(backend) {
             self.free_all();

@@ -176,6 +176,7 @@ impl Probe {
     /// when this probe answers it: the whole range in the probed entry,
     /// with `access`. The translation is then that one piece, which is
     /// returned. `None`: translate the slow way (which may still succeed).
+    #[inline]
     pub fn translate(&self, addr: u64, len: u64, access: u8) -> Option<Seg> {
         let last = addr.checked_add(len.checked_sub(1)?)?;
         let map = &self.map;
