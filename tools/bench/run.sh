@@ -31,6 +31,34 @@ pairs=${2:?} secs=${3:?}
 shift 3
 out=$RVHOST_OUT/bench.jsonl
 
+# The samples of a `perf record -a` in $1 by kernel symbol and module,
+# resolved against $2, a copy of /proc/kallsyms taken while the modules
+# were loaded: the shares of the 60 hottest, and per module. perf's own
+# resolution files a module's samples under another one: its module maps
+# are /proc/modules' address of the text and size of all of a module's
+# memory (text, data and rodata are apart since Linux 6.4), so a map
+# overlaps the text of the module loaded after it (rvhost_vsock's under
+# rvhost_net, vhost_vsock's under vhost_net or vhost_iotlb).
+kallsyms_report() { # perf.data kallsyms
+	{
+		awk '$2 ~ /^[tT]$/ { print $1, 0, $3, ($4 == "" ? "[kernel]" : $4) }' "$2"
+		perf script -i "$1" -F ip -G 2>/dev/null |
+			awk '{ s = $1; while (length(s) < 16) s = "0" s; print s, 1 }'
+	} | LC_ALL=C sort -k1,1 -k2,2n | awk '
+		$2 == 0 { cur = $3 " " $4; mod = $4; next }
+		{
+			n++
+			if (cur == "") { sym["[user] [user]"]++; dso["[user]"]++; next }
+			sym[cur]++; dso[mod]++
+		}
+		END {
+			printf "# kallsyms: %d samples\n", n
+			for (m in dso) printf "%7.2f%%  %s\n", 100 * dso[m] / n, m | "sort -rn"
+			close("sort -rn")
+			for (s in sym) printf "%7.2f%%  %s\n", 100 * sym[s] / n, s | "sort -rn | head -n 60"
+		}'
+}
+
 profile() { # workload impl seconds program arguments...
 	local w=$1 impl=$2 secs=$3 prog=$4 f
 	shift 4
@@ -41,6 +69,7 @@ profile() { # workload impl seconds program arguments...
 	scripts/vm/modules.sh load $impl $mp >/dev/null 2>&1 || return 1
 	if perf record -q -e cpu-clock -F 2000 -a -g -o /tmp/bench.perf -- \
 		"$bindir/$prog" "$@" --seconds "$secs" >/tmp/bench.out 2>/tmp/bench.err; then
+		cp /proc/kallsyms /tmp/bench.kallsyms
 		{
 			echo "# $w against $impl: perf record -e cpu-clock -F 2000 -a -g"
 			# The run's figures and the sample count: a symbol's
@@ -53,6 +82,8 @@ profile() { # workload impl seconds program arguments...
 				grep -v '^#' | grep -v '^$' | head -n 8
 			perf report -i /tmp/bench.perf --stdio --no-children --sort dso,sym -g none 2>/dev/null |
 				grep -v '^#' | grep -v '^$' | head -n 150
+			echo "# by symbol and module from /proc/kallsyms (perf puts a module's samples under its neighbour's)"
+			kallsyms_report /tmp/bench.perf /tmp/bench.kallsyms
 			# Who calls the hottest non-idle symbols (under TCG a
 			# sample waits for interrupts to be enabled, so what
 			# ran with them off lands where they come back on).
