@@ -65,7 +65,7 @@ vmtest:
 
 bench:
 	PAIRS="$(PAIRS)" BENCH_SECONDS="$(BENCH_SECONDS)" WORKLOADS="$(WORKLOADS)" \
-		BENCH_PROFILE="$(BENCH_PROFILE)" NESTED_PAIRS="$(NESTED_PAIRS)" scripts/bench.sh
+		BENCH_PROFILE="$(BENCH_PROFILE)" BENCH_PROFILE_SECONDS="$(BENCH_PROFILE_SECONDS)" NESTED_PAIRS="$(NESTED_PAIRS)" scripts/bench.sh
 
 host-test:
 	cargo test --manifest-path tools/host/Cargo.toml

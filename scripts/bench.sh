@@ -6,7 +6,7 @@
 # plot (tools/bench/report.py) in build/bench/. Not part of `make check`.
 #
 #   make bench [PAIRS=5] [BENCH_SECONDS=3] [WORKLOADS="tx,64 vsock-rr,1 ..."]
-#              [BENCH_PROFILE=1] [NESTED_PAIRS=3]
+#              [BENCH_PROFILE=1] [BENCH_PROFILE_SECONDS=S] [NESTED_PAIRS=3]
 #
 # WORKLOADS=nested-tcp (not among the defaults: a nested guest's boot per
 # run) times the end-to-end test's nested guest moving 16 MiB each way over
@@ -40,7 +40,7 @@ rm -rf "$out"
 rc=0
 # shellcheck disable=SC2086 # WORKLOADS is a list
 scripts/vm-run.sh --quiet --out "$out" --timeout 7200 -- \
-	env BENCH_PROFILE="${BENCH_PROFILE:-0}" BENCH_NESTED_PAIRS="${NESTED_PAIRS:-3}" tools/bench/run.sh build/bench "$PAIRS" "$BENCH_SECONDS" $WORKLOADS || rc=$?
+	env BENCH_PROFILE="${BENCH_PROFILE:-0}" BENCH_PROFILE_SECONDS="${BENCH_PROFILE_SECONDS:-}" BENCH_NESTED_PAIRS="${NESTED_PAIRS:-3}" tools/bench/run.sh build/bench "$PAIRS" "$BENCH_SECONDS" $WORKLOADS || rc=$?
 grep '^bench: ' "$out/output.log" || true
 [ -s "$out/bench.jsonl" ] || { echo "bench: no results (VM exit $rc; see $out/console.log)"; exit 1; }
 cp "$out/bench.jsonl" build/bench/

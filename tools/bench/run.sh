@@ -12,7 +12,8 @@
 #
 # With BENCH_PROFILE=1, each workload then runs once more per
 # implementation under `perf record -a -g` (software clock, 2 kHz), and the
-# hottest symbols go to $RVHOST_OUT/profile-WORKLOAD-IMPL.txt.
+# hottest symbols go to $RVHOST_OUT/profile-WORKLOAD-IMPL.txt; that run lasts
+# BENCH_PROFILE_SECONDS if set (more samples), else SECONDS.
 #
 # Usage: run.sh BENCH_DIR PAIRS SECONDS WORKLOAD...
 #   WORKLOAD  net_bench's arguments joined by commas: tx,64,
@@ -39,23 +40,37 @@ out=$RVHOST_OUT/bench.jsonl
 # memory (text, data and rodata are apart since Linux 6.4), so a map
 # overlaps the text of the module loaded after it (rvhost_vsock's under
 # rvhost_net, vhost_vsock's under vhost_net or vhost_iotlb).
-kallsyms_report() { # perf.data kallsyms
+kallsyms_report() { # perf.data kallsyms worker-tids
 	{
 		awk '$2 ~ /^[tT]$/ { print $1, 0, $3, ($4 == "" ? "[kernel]" : $4) }' "$2"
-		perf script -i "$1" -F ip -G 2>/dev/null |
-			awk '{ s = $1; while (length(s) < 16) s = "0" s; print s, 1 }'
-	} | LC_ALL=C sort -k1,1 -k2,2n | awk '
-		$2 == 0 { cur = $3 " " $4; mod = $4; next }
+		perf script -i "$1" -F tid,ip -G 2>/dev/null |
+			awk '{ s = $NF; while (length(s) < 16) s = "0" s; print s, 1, $1 }'
+	} | LC_ALL=C sort -k1,1 -k2,2n | awk -v workers=" $(cat "$3" 2>/dev/null | tr '\n' ' ') " '
+		function hex(s,  i, n) {
+			n = 0
+			for (i = 1; i <= length(s); i++)
+				n = n * 16 + index("0123456789abcdef", substr(s, i, 1)) - 1
+			return n
+		}
+		$2 == 0 { cur = $3 " " $4; mod = $4; base = hex(substr($1, 9)); next }
 		{
 			n++
 			if (cur == "") { sym["[user] [user]"]++; dso["[user]"]++; next }
 			sym[cur]++; dso[mod]++
+			if (index(workers, " " $3 " ")) { nw++; wsym[cur]++ }
+			if (mod ~ /vhost/) { off[cur "+" sprintf("%x", hex(substr($1, 9)) - base)]++ }
 		}
 		END {
-			printf "# kallsyms: %d samples\n", n
+			printf "# kallsyms: %d samples, %d of them in vhost-* threads\n", n, nw
 			for (m in dso) printf "%7.2f%%  %s\n", 100 * dso[m] / n, m | "sort -rn"
 			close("sort -rn")
 			for (s in sym) printf "%7.2f%%  %s\n", 100 * sym[s] / n, s | "sort -rn | head -n 60"
+			close("sort -rn | head -n 60")
+			print "# the vhost worker thread only: share of its samples, samples"
+			if (nw) for (s in wsym) printf "%7.2f%% %5d  %s\n", 100 * wsym[s] / nw, wsym[s], s | "sort -rn | head -n 50"
+			close("sort -rn | head -n 50")
+			print "# samples in the vhost modules by symbol+offset (for addr2line)"
+			for (s in off) printf "%5d  %s\n", off[s], s | "sort -rn | head -n 80"
 		}'
 }
 
@@ -67,8 +82,11 @@ profile() { # workload impl seconds program arguments...
 	echo -1 >/proc/sys/kernel/perf_event_paranoid
 	# shellcheck disable=SC2086 # mp: the module parameters, a list
 	scripts/vm/modules.sh load $impl $mp >/dev/null 2>&1 || return 1
+	# The worker's thread ids: perf knows it by its owner's name (a
+	# vhost_task is named without a COMM event).
+	(sleep 1; ps -e -L -o tid=,comm= | awk '$2 ~ /^vhost-/ { print $1 }' >/tmp/bench.workers) &
 	if perf record -q -e cpu-clock -F 2000 -a -g -o /tmp/bench.perf -- \
-		"$bindir/$prog" "$@" --seconds "$secs" >/tmp/bench.out 2>/tmp/bench.err; then
+		"$bindir/$prog" "$@" --seconds "${BENCH_PROFILE_SECONDS:-$secs}" >/tmp/bench.out 2>/tmp/bench.err; then
 		cp /proc/kallsyms /tmp/bench.kallsyms
 		{
 			echo "# $w against $impl: perf record -e cpu-clock -F 2000 -a -g"
@@ -83,7 +101,7 @@ profile() { # workload impl seconds program arguments...
 			perf report -i /tmp/bench.perf --stdio --no-children --sort dso,sym -g none 2>/dev/null |
 				grep -v '^#' | grep -v '^$' | head -n 150
 			echo "# by symbol and module from /proc/kallsyms (perf puts a module's samples under its neighbour's)"
-			kallsyms_report /tmp/bench.perf /tmp/bench.kallsyms
+			kallsyms_report /tmp/bench.perf /tmp/bench.kallsyms /tmp/bench.workers
 			# Who calls the hottest non-idle symbols (under TCG a
 			# sample waits for interrupts to be enabled, so what
 			# ran with them off lands where they come back on).
