@@ -94,7 +94,8 @@ impl Vsock {
         } = chain;
         let offset = skb.offset();
         let remaining = skb.len().saturating_sub(offset);
-        let hdr = Hdr::from_bytes(&skb.hdr());
+        let raw = skb.hdr();
+        let hdr = Hdr::from_bytes(&raw);
         // C consumes a chain it cannot use and stops; the packet stays.
         let piece = match (
             readable,
@@ -106,15 +107,16 @@ impl Vsock {
                 return Err(Stop::Format);
             }
         };
-        skb.set_hdr(&piece.hdr.to_bytes());
+        let wire = piece.hdr.to_bytes();
+        skb.set_hdr(&wire);
         let used = HDR_SIZE + piece.len;
         let copied = IovIter::dest(&buf.iov, used).and_then(|mut iter| {
-            iter.write(&piece.hdr.to_bytes())?;
+            iter.write(&wire)?;
             skb.copy_payload(offset, &mut iter, piece.len)
         });
         if copied.is_err() {
             // Its header as it was, for the next buffer.
-            skb.set_hdr(&hdr.to_bytes());
+            skb.set_hdr(&raw);
             self.send_queue.push_front(skb);
             return Err(Stop::Header);
         }

@@ -69,10 +69,9 @@ impl Vsock {
         };
         let head = chain.head;
         let bytes = match self.read_packet(&chain, buf) {
-            Ok(skb) => {
+            Ok((skb, hdr)) => {
                 let bytes = HDR_SIZE + skb.len();
                 skb.deliver_tap();
-                let hdr = Hdr::from_bytes(&skb.hdr());
                 if vsock_hdr::tx_addressed(&hdr, self.guest_cid.load(Relaxed)) {
                     skb.receive(&vhost_transport, self.net.as_ref());
                 }
@@ -91,8 +90,9 @@ impl Vsock {
 
     /// `vhost_vsock_alloc_skb()`: the chain's header and payload in a
     /// packet sized from the header's `len` (C sizes it from the chain,
-    /// which lets a guest make the host hold 64 KiB per empty packet).
-    fn read_packet(&self, chain: &ChainBufs, buf: &Scratch) -> Result<Skb, TxError> {
+    /// which lets a guest make the host hold 64 KiB per empty packet),
+    /// and its header.
+    fn read_packet(&self, chain: &ChainBufs, buf: &Scratch) -> Result<(Skb, Hdr), TxError> {
         vsock_hdr::check_tx_chain(chain.writable, chain.len)?;
         // `len` fits a usize: checked above against 64 KiB.
         let len = chain.len as usize;
@@ -101,6 +101,7 @@ impl Vsock {
         iter.read(&mut raw).map_err(|_| TxError::Fault)?;
         let hdr = Hdr::from_bytes(&raw);
         let payload = vsock_hdr::tx_payload_len(&hdr, chain.len)?;
-        Skb::alloc_from(&raw, &mut iter, payload).map_err(|_| TxError::Fault)
+        let skb = Skb::alloc_from(&raw, &mut iter, payload).map_err(|_| TxError::Fault)?;
+        Ok((skb, hdr))
     }
 }
