@@ -74,6 +74,32 @@ kallsyms_report() { # perf.data kallsyms worker-tids
 		}'
 }
 
+# The vhost worker's samples (the threads in $3) by their leaf and its
+# four callers, resolved against $2 as kallsyms_report does: under TCG a
+# sample waits for interrupts to be enabled, so what the worker did with
+# them off lands where they come back on, and only the callers say what.
+worker_chains() { # perf.data kallsyms worker-tids
+	{
+		awk '$2 ~ /^[tT]$/ { print $1, 0, $3 }' "$2"
+		perf script -i "$1" -F tid,ip 2>/dev/null |
+			awk -v workers=" $(cat "$3" 2>/dev/null | tr '\n' ' ') " '
+				NF == 0 { in_w = 0; next }
+				$0 !~ /^\t/ { n++; d = 0; in_w = index(workers, " " $1 " ") > 0; next }
+				in_w { s = $1; while (length(s) < 16) s = "0" s; print s, 1, n, d++ }'
+	} | LC_ALL=C sort -k1,1 -k2,2n | awk '
+		$2 == 0 { cur = $3; next }
+		{ print $3, $4, (cur == "" ? "[user]" : cur) }' |
+		sort -k1,1n -k2,2n | awk '
+		function flush() { if (chain != "") { c[chain]++; n++ } chain = "" }
+		$1 != last { flush(); last = $1 }
+		$2 < 5 { chain = chain (chain == "" ? "" : " <- ") $3 }
+		END {
+			flush()
+			printf "# the worker'"'"'s %d samples by leaf and callers\n", n
+			for (k in c) printf "%5d  %s\n", c[k], k | "sort -rn | head -n 60"
+		}'
+}
+
 profile() { # workload impl seconds program arguments...
 	local w=$1 impl=$2 secs=$3 prog=$4 f
 	shift 4
@@ -102,6 +128,7 @@ profile() { # workload impl seconds program arguments...
 				grep -v '^#' | grep -v '^$' | head -n 150
 			echo "# by symbol and module from /proc/kallsyms (perf puts a module's samples under its neighbour's)"
 			kallsyms_report /tmp/bench.perf /tmp/bench.kallsyms /tmp/bench.workers
+			worker_chains /tmp/bench.perf /tmp/bench.kallsyms /tmp/bench.workers
 			# Who calls the hottest non-idle symbols (under TCG a
 			# sample waits for interrupts to be enabled, so what
 			# ran with them off lands where they come back on).
