@@ -114,6 +114,10 @@ profile() { # workload impl seconds program arguments...
 	if perf record -q -e cpu-clock -F 2000 -a -g -o /tmp/bench.perf -- \
 		"$bindir/$prog" "$@" --seconds "${BENCH_PROFILE_SECONDS:-$secs}" >/tmp/bench.out 2>/tmp/bench.err; then
 		cp /proc/kallsyms /tmp/bench.kallsyms
+		cp /proc/modules /tmp/bench.modules
+		for m in $(awk '/vhost/ { print $1 }' /proc/modules); do
+			cat /sys/module/$m/sections/.text /sys/module/$m/sections/.data 2>/dev/null | tr '\n' ' ' >/tmp/bench.sections.$m
+		done
 		{
 			echo "# $w against $impl: perf record -e cpu-clock -F 2000 -a -g"
 			# The run's figures and the sample count: a symbol's
@@ -127,6 +131,10 @@ profile() { # workload impl seconds program arguments...
 			perf report -i /tmp/bench.perf --stdio --no-children --sort dso,sym -g none 2>/dev/null |
 				grep -v '^#' | grep -v '^$' | head -n 150
 			echo "# by symbol and module from /proc/kallsyms (perf puts a module's samples under its neighbour's)"
+			echo "# module, /proc/modules address and size (perf's map), .text and .data addresses:"
+			awk '/vhost/ { print $1, $6, $2 }' /tmp/bench.modules | while read -r m a z; do
+				echo "# $m $a $z $(cat /tmp/bench.sections.$m 2>/dev/null)"
+			done
 			kallsyms_report /tmp/bench.perf /tmp/bench.kallsyms /tmp/bench.workers
 			worker_chains /tmp/bench.perf /tmp/bench.kallsyms /tmp/bench.workers
 			# Who calls the hottest non-idle symbols (under TCG a
