@@ -122,7 +122,28 @@ impl Window {
         if idx < start || idx - start >= n {
             return self.get(guest, table, idx, 1);
         }
-        self.load(guest, table, start, n)?;
+        if let Err(e) = self.load(guest, table, start, n) {
+            if self.space != Space::Ring {
+                return Err(e);
+            }
+            return self.get_alone(guest, table, idx);
+        }
+        self.cached(table, idx).ok_or(Error::NotReady)
+    }
+
+    /// The descriptor at `idx` of the ring read on its own, after a
+    /// larger read failed: descriptors the chain does not need may be
+    /// unreadable (the VMM's doing: a guest cannot make its table so),
+    /// and C reads only those it walks. A window in guest memory never
+    /// leaves its indirect table, all of which C translates before
+    /// reading any of it: there the error stands.
+    fn get_alone<M: GuestMemory + ?Sized>(
+        &mut self,
+        guest: &M,
+        table: u64,
+        idx: u32,
+    ) -> Result<[u8; 16], Error> {
+        self.load(guest, table, idx, 1)?;
         self.cached(table, idx).ok_or(Error::NotReady)
     }
 
@@ -138,7 +159,12 @@ impl Window {
         if let Some(d) = self.cached(table, idx) {
             return Ok(d);
         }
-        self.load(guest, table, idx, n)?;
+        if let Err(e) = self.load(guest, table, idx, n) {
+            if n <= 1 || self.space != Space::Ring {
+                return Err(e);
+            }
+            return self.get_alone(guest, table, idx);
+        }
         self.cached(table, idx).ok_or(Error::NotReady)
     }
 }

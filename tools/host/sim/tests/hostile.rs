@@ -9,6 +9,7 @@ use rvhost_ring::{
     Fault,
     GuestMemory,
     Space,
+    VIRTIO_F_IN_ORDER,
     VIRTIO_RING_F_INDIRECT_DESC, //
 };
 use rvhost_sim::{
@@ -657,4 +658,32 @@ fn start_tells_unreadable_used_idx() {
     );
     mem.remap(used);
     dev.start(&mem).unwrap();
+}
+
+/// A descriptor table the VMM made partly unreadable (a guest cannot):
+/// chains in the readable part are fetched, as C fetches them reading only
+/// the descriptors it walks, though the window of their neighbours (or, in
+/// order, of the chains to come) reaches the unreadable part.
+#[test]
+fn table_partly_unreadable() {
+    for feats in [0, features(&[VIRTIO_F_IN_ORDER])] {
+        for batch in [64, 1] {
+            let mem = TestMem::new(8 << 20, false);
+            // Descriptors 0 and 1 end the page at 0; 2 to 257 are on the
+            // next, unmapped; the rest and the rings after it.
+            let (mut d, _) = SplitDriver::new(&mem, 0x1000 - 32, 512, feats);
+            let mut dev = configure(&mem, &d, 1024, batch).unwrap();
+            d.put_desc(&mem, 0, BUF, 1, 0, 0);
+            d.put_desc(&mem, 1, BUF + 64, 1, 0, 0);
+            d.push_head(&mem, 0);
+            d.push_head(&mem, 1);
+            mem.unmap(0x1000);
+            let what = format!("features {feats:#x}, batch {batch}");
+            for head in [0, 1] {
+                let c = dev.next_chain(&mem).expect(&what).expect(&what);
+                assert_eq!(c.head().id, head, "{what}");
+            }
+            assert!(dev.next_chain(&mem).expect(&what).is_none(), "{what}");
+        }
+    }
 }

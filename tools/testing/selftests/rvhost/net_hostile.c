@@ -1092,6 +1092,51 @@ TEST_F_TIMEOUT(net_hostile, rx_used_event_unreadable, 60)
 	ASSERT_TRUE(hostile_open(_metadata, n, &hostile_cfg));
 }
 
+/*
+ * The VMM made all but the first 8 descriptors of the TX table unreadable
+ * (a guest cannot: its own memory stays mapped). C reads only the
+ * descriptors it walks, and sends the two frames whose chains are
+ * descriptors 0 and 1. rvhost reads neighbouring heads' descriptors in
+ * one copy, and once failed the chains for the copy's sake.
+ */
+TEST_F_TIMEOUT(net_hostile, tx_desc_table_partly_unreadable, 60)
+{
+	size_t pg = sysconf(_SC_PAGESIZE);
+	struct nctx *n = &self->n;
+	struct gvq *q = &n->q[VQ_TX];
+	size_t size = 16 * q->num, off = pg - 16 * 8;
+	size_t len = (off + size + pg - 1) / pg * pg;
+	char why[256];
+	int64_t errs;
+	char *area;
+
+	area = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, area);
+	ASSERT_ERRNO(0, net_set_backend(n->fd, VQ_TX, -1));
+	memcpy(area + off, q->desc, size);
+	q->desc = (void *)(area + off);
+	ASSERT_ERRNO(0, set_addr(n->fd, VQ_TX, 0, uptr(q->desc),
+				 gvq_uaddr(q, 1), gvq_uaddr(q, 2), 0));
+	ASSERT_EQ(0, mprotect(area + pg, len - pg, PROT_NONE));
+	ASSERT_ERRNO(0, net_set_backend(n->fd, VQ_TX, n->tap[0].fd));
+	ASSERT_EQ(0, tx_post(n, 0, 0));
+	ASSERT_EQ(0, tx_post(n, 1, 1));
+	kick_raw(n, VQ_TX);
+	EXPECT_EQ(0, tap_expect(n, 0, gen_small, 0, 2, why, sizeof(why)))
+		TH_LOG("%s", why);
+	net_flush(n);
+	errs = eventfd_take(n->err[VQ_TX]);
+	EXPECT_EQ(2, used_idx_of(q));
+	EXPECT_EQ(0, errs) TH_LOG("%lld errors signalled", (long long)errs);
+	ASSERT_ERRNO(0, net_set_backend(n->fd, VQ_RX, -1));
+	ASSERT_ERRNO(0, net_set_backend(n->fd, VQ_TX, -1));
+	nctx_free(n);
+	munmap(area, len);
+	/* the fixture's teardown frees it again */
+	ASSERT_TRUE(hostile_open(_metadata, n, &hostile_cfg));
+}
+
 /* ---- packed rings ---------------------------------------------------------- */
 
 FIXTURE(net_hostile_packed) {
