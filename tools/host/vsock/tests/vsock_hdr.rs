@@ -39,12 +39,39 @@ fn wire_layout_is_little_endian_packed() {
     assert_eq!(&b[0..8], &0x0102_0304_0506_0708u64.to_le_bytes());
     assert_eq!(&b[8..16], &2u64.to_le_bytes());
     assert_eq!(&b[16..20], &0x1122_3344u32.to_le_bytes());
+    assert_eq!(&b[20..24], &0x5566_7788u32.to_le_bytes());
     assert_eq!(&b[24..28], &100u32.to_le_bytes());
     assert_eq!(&b[28..30], &1u16.to_le_bytes());
     assert_eq!(&b[30..32], &5u16.to_le_bytes());
     assert_eq!(&b[32..36], &3u32.to_le_bytes());
+    assert_eq!(&b[36..40], &0x0004_0000u32.to_le_bytes());
     assert_eq!(&b[40..44], &7u32.to_le_bytes());
     assert_eq!(Hdr::from_bytes(&b), sample());
+}
+
+/// Every byte of the wire header lands in its own field and back: two
+/// fields swapped in both directions would survive a round trip.
+#[test]
+fn every_byte_has_its_field() {
+    let wire: [u8; HDR_SIZE] = core::array::from_fn(|i| i as u8 + 1);
+    let h = Hdr::from_bytes(&wire);
+    let le = |at: usize, n: usize| {
+        wire[at..at + n]
+            .iter()
+            .rev()
+            .fold(0u64, |v, &b| v << 8 | u64::from(b))
+    };
+    assert_eq!(h.src_cid, le(0, 8));
+    assert_eq!(h.dst_cid, le(8, 8));
+    assert_eq!(u64::from(h.src_port), le(16, 4));
+    assert_eq!(u64::from(h.dst_port), le(20, 4));
+    assert_eq!(u64::from(h.len), le(24, 4));
+    assert_eq!(u64::from(h.type_), le(28, 2));
+    assert_eq!(u64::from(h.op), le(30, 2));
+    assert_eq!(u64::from(h.flags), le(32, 4));
+    assert_eq!(u64::from(h.buf_alloc), le(36, 4));
+    assert_eq!(u64::from(h.fwd_cnt), le(40, 4));
+    assert_eq!(h.to_bytes(), wire);
 }
 
 #[test]
