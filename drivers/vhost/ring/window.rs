@@ -120,30 +120,20 @@ impl Window {
         }
         let n = n.min(WINDOW as u32);
         if idx < start || idx - start >= n {
-            return self.get(guest, table, idx, 1);
+            return self.get_from(guest, table, idx, idx, 1);
         }
         if let Err(e) = self.load(guest, table, start, n) {
-            if self.space != Space::Ring {
+            // In the ring, descriptors the chain does not need may be
+            // unreadable (the VMM's doing: a guest cannot make its table
+            // so), and C reads only those it walks: read this one alone.
+            // A window in guest memory never leaves its indirect table,
+            // all of which C translates before reading any of it: there
+            // the error stands.
+            if n <= 1 || self.space != Space::Ring {
                 return Err(e);
             }
-            return self.get_alone(guest, table, idx);
+            self.load(guest, table, idx, 1)?;
         }
-        self.cached(table, idx).ok_or(Error::NotReady)
-    }
-
-    /// The descriptor at `idx` of the ring read on its own, after a
-    /// larger read failed: descriptors the chain does not need may be
-    /// unreadable (the VMM's doing: a guest cannot make its table so),
-    /// and C reads only those it walks. A window in guest memory never
-    /// leaves its indirect table, all of which C translates before
-    /// reading any of it: there the error stands.
-    fn get_alone<M: GuestMemory + ?Sized>(
-        &mut self,
-        guest: &M,
-        table: u64,
-        idx: u32,
-    ) -> Result<[u8; 16], Error> {
-        self.load(guest, table, idx, 1)?;
         self.cached(table, idx).ok_or(Error::NotReady)
     }
 
@@ -156,15 +146,6 @@ impl Window {
         idx: u32,
         n: u32,
     ) -> Result<[u8; 16], Error> {
-        if let Some(d) = self.cached(table, idx) {
-            return Ok(d);
-        }
-        if let Err(e) = self.load(guest, table, idx, n) {
-            if n <= 1 || self.space != Space::Ring {
-                return Err(e);
-            }
-            return self.get_alone(guest, table, idx);
-        }
-        self.cached(table, idx).ok_or(Error::NotReady)
+        self.get_from(guest, table, idx, idx, n.max(1))
     }
 }
