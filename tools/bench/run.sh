@@ -100,6 +100,13 @@ worker_chains() { # perf.data kallsyms worker-tids
 		}'
 }
 
+# Unloads an implementation's modules after a run, saying so if it fails.
+unload_impl() { # impl
+	scripts/vm/modules.sh unload "$1" >/tmp/bench.modules 2>&1 && return 0
+	echo "bench: unloading $1 failed: $(tr '\n' ' ' </tmp/bench.modules)"
+	return 1
+}
+
 profile() { # workload impl seconds program arguments...
 	local w=$1 impl=$2 secs=$3 prog=$4 f
 	shift 4
@@ -253,8 +260,7 @@ nested_tcp() {
 				echo "bench: [$n/$total] nested-tcp $impl pair $pair: FAILED: $why (see ${log##*/})"
 				rc=1
 			fi
-			scripts/vm/modules.sh unload $impl >/tmp/bench.modules 2>&1 ||
-				{ echo "bench: unloading $impl failed: $(tr '\n' ' ' </tmp/bench.modules)"; rc=1; }
+			unload_impl $impl || rc=1
 		done
 	done
 }
@@ -307,8 +313,7 @@ for w in "$@"; do
 				echo "bench: [$n/$total] $w $impl pair $pair: FAILED: $(tr '\n' ' ' </tmp/bench.err)"
 				rc=1
 			fi
-			scripts/vm/modules.sh unload $impl >/tmp/bench.modules 2>&1 ||
-				{ echo "bench: unloading $impl failed: $(tr '\n' ' ' </tmp/bench.modules)"; rc=1; }
+			unload_impl $impl || rc=1
 		done
 	done
 	[ "${BENCH_PROFILE:-0}" = 1 ] || continue
