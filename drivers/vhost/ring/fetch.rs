@@ -136,9 +136,23 @@ impl<S: DerefMut<Target = [Desc]>> Vring<S> {
     }
 
     /// Packed: position `pos` of lap `wrap` moved by `n` slots.
+    #[inline]
     pub(crate) fn packed_advance(&self, pos: u16, wrap: bool, n: u32) -> (u16, bool) {
-        let num = u32::from(self.num.max(1));
-        let p = u32::from(pos) + n;
+        packed_step(self.num, pos, wrap, n)
+    }
+}
+
+/// Position `pos` of lap `wrap` of a packed ring of `num` slots, moved by
+/// `n` slots. A move of less than a ring, the usual one, needs no division.
+#[inline]
+pub(crate) fn packed_step(num: u16, pos: u16, wrap: bool, n: u32) -> (u16, bool) {
+    let num = u32::from(num.max(1));
+    let p = u32::from(pos) + n;
+    if p < num {
+        (p as u16, wrap)
+    } else if p < 2 * num {
+        ((p - num) as u16, !wrap)
+    } else {
         let laps = p / num;
         ((p % num) as u16, wrap ^ (laps % 2 == 1))
     }
