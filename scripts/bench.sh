@@ -21,7 +21,7 @@ cd "$RVHOST_TOP"
 
 PAIRS=${PAIRS:-5}
 BENCH_SECONDS=${BENCH_SECONDS:-3}
-WORKLOADS=${WORKLOADS:-tx,64 tx,1514 tx,64k tx,64,--packed tx,64,--in-order tx,1514,--packed rx,64 rx,1514 rx,64k rx,64,--packed vsock-stream-h2g,4k vsock-stream-h2g,64k vsock-stream-g2h,4k vsock-stream-g2h,64k vsock-rr,1 mem,64 modsize}
+WORKLOADS=${WORKLOADS:-tx,64 tx,1514 tx,64k tx,64,--packed tx,64,--in-order tx,1514,--packed rx,64 rx,1514 rx,64k rx,64k,--big rx,64,--packed vsock-stream-h2g,4k vsock-stream-h2g,64k vsock-stream-g2h,4k vsock-stream-g2h,64k vsock-rr,1 mem,64 modsize}
 
 RVHOST_BENCH=1 scripts/provision.sh default
 rvhost_toolchain_env
@@ -44,7 +44,15 @@ scripts/vm-run.sh --quiet --out "$out" --timeout 7200 -- \
 grep '^bench: ' "$out/output.log" || true
 [ -s "$out/bench.jsonl" ] || { echo "bench: no results (VM exit $rc; see $out/console.log)"; exit 1; }
 cp "$out/bench.jsonl" build/bench/
-cp "$out"/profile-*.txt build/bench/ 2>/dev/null || true
+rm -f build/bench/profile-*.txt build/bench/straddle.txt
+if cp "$out"/profile-*.txt build/bench/ 2>/dev/null; then
+	# How much of each profile's module samples are on instructions that
+	# cross a page: an artefact of TCG.
+	python3 tools/bench/straddle.py "build/modules/$(basename "$(readlink -f "$kdef")")" \
+		"$kdef/drivers/vhost" -- build/bench/profile-*.txt >build/bench/straddle.txt &&
+		echo "bench: page-crossing samples: build/bench/straddle.txt" ||
+		echo "bench: tools/bench/straddle.py failed"
+fi
 "$rvhost_bench_venv/bin/python3" tools/bench/report.py build/bench/bench.jsonl build/bench
 [ "$rc" = 0 ] || echo "bench: some runs failed (VM exit $rc; see $out/output.log)"
 exit "$rc"

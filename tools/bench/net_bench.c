@@ -6,7 +6,7 @@
  * while, and prints one line of JSON: frames, seconds, frames per second,
  * and the vhost worker's CPU time per frame.
  *
- *   net_bench tx|rx SIZE [--packed] [--in-order] [--seconds S]
+ *   net_bench tx|rx SIZE [--packed] [--in-order] [--big] [--seconds S]
  *   net_bench mem COUNT
  *     SIZE  64 and 1514: plain frames of that many bytes;
  *           64k: 65000-byte TSO frames (GSO_TCPV4, 1448-byte MSS)
@@ -24,6 +24,10 @@
  * with GUEST_TSO4) into mergeable RX buffers (MRG_RXBUF), as a Linux
  * guest's virtio-net posts them for large packets: 4096 bytes each (its
  * average packet length clamped to a page), 256 posted, 16 per frame.
+ * With --big, the guest does not take MRG_RXBUF and posts "big packets"
+ * instead, as Linux's virtio-net does then: each buffer one indirect chain
+ * of the header, the rest of its first page and 17 more pages (72 KiB),
+ * 32 of them posted (the fake guest's regions are a few MiB).
  *
  * The guest writes every buffer once, before the clock starts, so the loop
  * costs the guest only the ring: posting, kicking and reaping. It has 256
@@ -44,7 +48,7 @@ struct bench {
 	bool rx;
 	enum fkind kind;
 	uint32_t len;
-	bool packed, in_order;
+	bool packed, in_order, big;
 	double seconds;
 };
 
@@ -119,7 +123,7 @@ static void setup_guest(struct nctx *n)
 
 	nctx_init(n);
 	n->cfg = (struct ncfg){
-		.v1 = true, .mrg = true, .indirect = true, .event_idx = true,
+		.v1 = true, .mrg = !b.big, .indirect = true, .event_idx = true,
 		.in_order = b.in_order, .packed = b.packed, .num = 256,
 	};
 	n->hlen = ncfg_hlen(&n->cfg);
@@ -300,6 +304,32 @@ static void *send_frames(void *arg)
 
 /* Mergeable RX buffers for 64 KiB frames: a page each, as Linux's. */
 #define RX_MRG_BUF	4096
+/*
+ * Big packets, as Linux's add_recvbuf_big() posts them with guest GSO: the
+ * header, the rest of its page after the 32-byte struct padded_vnet_hdr,
+ * then MAX_SKB_FRAGS (17) pages; BIG_SEGS descriptors in an indirect table.
+ */
+#define BIG_PAD		32
+#define BIG_PAGES	17
+#define BIG_SEGS	(BIG_PAGES + 2)
+#define BIG_BUF		((BIG_PAGES + 1) * 4096)
+#define BIG_NBUFS	32
+
+/* Posts big-packet buffer i of those at slots (tables at ind). */
+static int rx_post_big(struct nctx *n, uint64_t slots, uint64_t ind,
+		       unsigned int i)
+{
+	uint64_t gpa = slots + (uint64_t)i * BIG_BUF;
+	struct gseg g[BIG_SEGS];
+	unsigned int k;
+
+	g[0] = (struct gseg){ gpa, n->hlen };
+	g[1] = (struct gseg){ gpa + BIG_PAD, 4096 - BIG_PAD };
+	for (k = 0; k < BIG_PAGES; k++)
+		g[k + 2] = (struct gseg){ gpa + 4096 * (k + 1), 4096 };
+	return gvq_add(&n->q[VQ_RX], g, 0, BIG_SEGS,
+		       ind + 16ULL * BIG_SEGS * i, i);
+}
 
 /*
  * The frame the buffer cookie of slots begins: its header's num_buffers
@@ -316,12 +346,14 @@ static unsigned int rx_nbufs(struct nctx *n, uint64_t slot)
 static int rx(struct nctx *n)
 {
 	struct gvq *q = &n->q[VQ_RX];
-	unsigned int nslots = n->cfg.num, i, left = 0;
+	unsigned int nslots = b.big ? BIG_NBUFS : n->cfg.num, i, left = 0;
 	unsigned long long done = 0;
-	bool mrg = b.kind == F_GSO;
-	uint32_t slot_size = mrg ? RX_MRG_BUF : round_up64(n->hlen + b.len, 64);
+	bool mrg = b.kind == F_GSO && !b.big;
+	uint32_t slot_size = b.big ? BIG_BUF :
+			     mrg ? RX_MRG_BUF : round_up64(n->hlen + b.len, 64);
 	uint32_t cookie, len;
 	uint64_t slots = gm_alloc(&n->g, (uint64_t)nslots * slot_size, 64, true);
+	uint64_t ind = b.big ? gm_alloc(&n->g, 16ULL * BIG_SEGS * nslots, 16, false) : 1;
 	struct sender *s = calloc(1, sizeof(*s));
 	char extra[64];
 	struct meter m;
@@ -330,12 +362,12 @@ static int rx(struct nctx *n)
 	double end;
 	int r;
 
-	if (!slots || !s)
+	if (!slots || !ind || !s)
 		die("RX buffers", ENOMEM);
 	for (i = 0; i < nslots; i++) {
 		struct gseg g = { slots + (uint64_t)i * slot_size, slot_size };
 
-		if (gvq_add(q, &g, 0, 1, 0, i) < 0)
+		if ((b.big ? rx_post_big(n, slots, ind, i) : gvq_add(q, &g, 0, 1, 0, i)) < 0)
 			die("posting RX buffers", ENOSPC);
 	}
 	gvq_kick(q);
@@ -363,7 +395,10 @@ static int rx(struct nctx *n)
 			/* a frame is done with the last of its buffers */
 			if (mrg && !left)
 				left = rx_nbufs(n, g.gpa);
-			gvq_add(q, &g, 0, 1, 0, cookie);
+			if (b.big)
+				rx_post_big(n, slots, ind, cookie);
+			else
+				gvq_add(q, &g, 0, 1, 0, cookie);
 			if (!mrg || !--left)
 				done++;
 		}
@@ -447,7 +482,7 @@ int main(int argc, char **argv)
 		return mem(atoi(argv[2]) > 0 ? atoi(argv[2]) : 1);
 	}
 	if (argc < 3 || (strcmp(argv[1], "tx") && strcmp(argv[1], "rx"))) {
-		fprintf(stderr, "usage: net_bench tx|rx 64|1514|64k [--packed] [--in-order] [--seconds S]\n"
+		fprintf(stderr, "usage: net_bench tx|rx 64|1514|64k [--packed] [--in-order] [--big] [--seconds S]\n"
 			"       net_bench mem COUNT\n");
 		return 2;
 	}
@@ -469,6 +504,8 @@ int main(int argc, char **argv)
 			b.packed = true;
 		else if (!strcmp(argv[i], "--in-order"))
 			b.in_order = true;
+		else if (!strcmp(argv[i], "--big") && b.rx && b.kind == F_GSO)
+			b.big = true;
 		else if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
 			b.seconds = atof(argv[++i]);
 		else {
@@ -476,8 +513,9 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	snprintf(what, sizeof(what), "%s-%s-%s%s", argv[1], argv[2],
-		 b.packed ? "packed" : "split", b.in_order ? "-inorder" : "");
+	snprintf(what, sizeof(what), "%s-%s-%s%s%s", argv[1], argv[2],
+		 b.packed ? "packed" : "split", b.in_order ? "-inorder" : "",
+		 b.big ? "-big" : "");
 	b.what = what;
 	setup_guest(&n);
 	setup_device(&n);

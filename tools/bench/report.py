@@ -10,12 +10,14 @@ net_bench's frames per second, vsock_bench's bytes or transactions per
 second) and the vhost worker's CPU time per unit (C/rvhost: per frame, per
 KiB, per transaction). Kernel memory per device (mem) and module sizes
 (modsize) get a table of their own, ratios C/rvhost. Both ratios are above
-1 where rvhost does better. A workload C cannot run (packed ring, in-order)
-(or rvhost with another fetch_batch) is compared with C's split ring run
-of the same size and pair ("vs C split"). The nested guest's TCP
+1 where rvhost does better. A workload C cannot run (the packed ring, or
+rvhost with another fetch_batch) is compared with C's split ring run of
+the same size, in order or not, and pair ("vs C split", "vs C
+split-inorder"). The nested guest's TCP
 transfers (nested-tcp-tx, nested-tcp-rx) get a table of their own, in
 bytes: bytes per second (rvhost/C), the vhost worker's CPU time per byte
-(C/rvhost) and the worker's share of QEMU's CPU time. Writes
+(C/rvhost), the worker's share of QEMU's CPU time, and the worker's runs
+(it sleeps when it has run out of work) per MiB and their cost. Writes
 OUT_DIR/summary.json and OUT_DIR/summary.txt (the tables it prints), and
 OUT_DIR/ratios.png (the throughput workloads, frames and bytes) when
 matplotlib is there.
@@ -66,9 +68,11 @@ def load(path):
     return runs
 
 
-def c_counterpart(workload):
-    """The C workload a rvhost-only one is compared with."""
-    return re.sub(r"-(packed|split)(-inorder)?(-batch\d+)?$", "-split", workload)
+def c_counterparts(workload):
+    """The C workloads a rvhost-only one may be compared with, closest
+    first: the same on the split ring, then the plain split ring."""
+    same = re.sub(r"-(packed|split)(-inorder)?(-batch\d+)?$", r"-split\2", workload)
+    return [same, re.sub(r"-(packed|split)(-inorder)?(-batch\d+)?$", "-split", workload)]
 
 
 def sizes(runs, key):
@@ -114,7 +118,7 @@ def summarize(runs):
     rows = []
     for w in dict.fromkeys(r["workload"] for r in runs):
         rv = by.get((w, "rvhost"), {})
-        cw = w if (w, "c") in by else c_counterpart(w)
+        cw = next((x for x in [w] + c_counterparts(w) if (x, "c") in by), w)
         c = by.get((cw, "c"), {})
         f = figure(next(iter((rv or c).values())))
         rate, ns = f["rate"], f["cpu"]
@@ -123,7 +127,7 @@ def summarize(runs):
         cpu = [c[p][ns] / rv[p][ns] for p in pairs if rv[p][ns]]
         rows.append({
             "workload": w,
-            "compared_with": "C" if cw == w else "C split",
+            "compared_with": "C" if cw == w else "C " + cw.split("-", 2)[2],
             "pairs": len(pairs),
             "rate_unit": f["rate_unit"],
             "cpu_unit": f["cpu_unit"],
@@ -149,6 +153,9 @@ def summarize_bytes(runs):
     runs = [r for r in runs if "bytes_per_s" in r and "worker_ns_per_byte" in r]
     by = {}
     for r in runs:
+        if r.get("worker_sleeps") and r.get("worker_ns"):
+            r = dict(r, runs_per_mib=r["worker_sleeps"] * (1 << 20) / r["size"],
+                     us_per_run=r["worker_ns"] / r["worker_sleeps"] / 1000)
         by.setdefault((r["workload"], r["impl"]), {})[r["pair"]] = r
     rows = []
     for w in dict.fromkeys(r["workload"] for r in runs):
@@ -166,6 +173,10 @@ def summarize_bytes(runs):
             "c_ns_per_byte": med(c, "worker_ns_per_byte"),
             "rvhost_ns_per_byte": med(rv, "worker_ns_per_byte"),
             "c_worker_share": med(c, "worker_share"), "rvhost_worker_share": med(rv, "worker_share"),
+            # The worker's runs (it sleeps when out of work): how many per
+            # MiB, and what one costs.
+            "c_runs_per_mib": med(c, "runs_per_mib"), "rvhost_runs_per_mib": med(rv, "runs_per_mib"),
+            "c_us_per_run": med(c, "us_per_run"), "rvhost_us_per_run": med(rv, "us_per_run"),
             "bps_ratio": spread(rate), "cpu_ratio": spread(cpu),
         })
     return rows
@@ -173,7 +184,8 @@ def summarize_bytes(runs):
 
 def bytes_table(rows):
     head = ("workload", "pairs", "C B/s", "rvhost B/s", "B/s rv/C (min-max)", "C ns/B",
-            "rvhost ns/B", "cpu C/rv (min-max)", "C worker/QEMU", "rvhost worker/QEMU")
+            "rvhost ns/B", "cpu C/rv (min-max)", "C worker/QEMU", "rvhost worker/QEMU",
+            "C runs/MiB", "rvhost runs/MiB", "C us/run", "rvhost us/run")
     lines = [head]
     for r in rows:
         p, c = r["bps_ratio"], r["cpu_ratio"]
@@ -185,6 +197,8 @@ def bytes_table(rows):
             fmt(r["c_ns_per_byte"], ".2f"), fmt(r["rvhost_ns_per_byte"], ".2f"),
             f"{fmt(c['median'], '.3f')} ({fmt(c['min'], '.2f')}-{fmt(c['max'], '.2f')})",
             pct(r["c_worker_share"]), pct(r["rvhost_worker_share"]),
+            fmt(r["c_runs_per_mib"], ".0f"), fmt(r["rvhost_runs_per_mib"], ".0f"),
+            fmt(r["c_us_per_run"], ".1f"), fmt(r["rvhost_us_per_run"], ".1f"),
         ))
     width = [max(len(l[i]) for l in lines) for i in range(len(head))]
     return "\n".join("  ".join(x.ljust(width[i]) for i, x in enumerate(l)).rstrip()

@@ -8,10 +8,11 @@
 # net_bench or vsock_bench, with "impl" and "pair" added, into
 # $RVHOST_OUT/bench.jsonl; a progress line per run on stdout. The modules
 # are loaded for each run and unloaded after it. Workloads C cannot run
-# (packed ring, in-order) run against rvhost only.
+# (the packed ring, another fetch_batch) run against rvhost only.
 #
 # With BENCH_PROFILE=1, each workload then runs once more per
-# implementation under `perf record -a -g` (software clock, 2 kHz), and the
+# implementation under `perf record -a -g` (software clock, 2 kHz; for
+# nested-tcp a whole boot of the nested guest and its transfers), and the
 # hottest symbols go to $RVHOST_OUT/profile-WORKLOAD-IMPL.txt; that run lasts
 # BENCH_PROFILE_SECONDS if set (more samples), else SECONDS.
 #
@@ -107,30 +108,47 @@ unload_impl() { # impl
 	return 1
 }
 
-profile() { # workload impl seconds program arguments...
-	local w=$1 impl=$2 secs=$3 prog=$4 f
-	shift 4
+# Runs COMMAND with the modules of IMPL loaded under perf record, and
+# writes what it found to $RVHOST_OUT/profile-WORKLOAD-IMPL.txt; FIGURES,
+# a command reading COMMAND's output, gives the run's figures, or fails if
+# the run did.
+profile() { # workload impl figures command...
+	local w=$1 impl=$2 figures=$3 f poller
+	shift 3
 	f=$RVHOST_OUT/profile-${w//,/}-$impl.txt
 	echo 0 >/proc/sys/kernel/kptr_restrict
 	echo -1 >/proc/sys/kernel/perf_event_paranoid
 	# shellcheck disable=SC2086 # mp: the module parameters, a list
-	scripts/vm/modules.sh load $impl $mp >/dev/null 2>&1 || return 1
-	# The worker's thread ids: perf knows it by its owner's name (a
-	# vhost_task is named without a COMM event).
-	(sleep 1; ps -e -L -o tid=,comm= | awk '$2 ~ /^vhost-/ { print $1 }' >/tmp/bench.workers) &
-	if perf record -q -e cpu-clock -F 2000 -a -g -o /tmp/bench.perf -- \
-		"$bindir/$prog" "$@" --seconds "${BENCH_PROFILE_SECONDS:-$secs}" >/tmp/bench.out 2>/tmp/bench.err; then
+	scripts/vm/modules.sh load $impl ${mp:-} >/dev/null 2>&1 || return 1
+	# The worker's thread ids, for as long as the command runs (the nested
+	# guest's QEMU starts late): perf knows a worker by its owner's name
+	# (a vhost_task is named without a COMM event).
+	: >/tmp/bench.workers
+	(while ! [ -s /tmp/bench.workers ]; do
+		sleep 1
+		ps -e -L -o tid=,comm= | awk '$2 ~ /^vhost-/ { print $1 }' >/tmp/bench.workers
+	done) &
+	poller=$!
+	if perf record -q -e cpu-clock -F "$PERF_HZ" -a -g -o /tmp/bench.perf -- \
+		"$@" >/tmp/bench.out 2>/tmp/bench.err; then
+		kill $poller 2>/dev/null
+		wait $poller 2>/dev/null
+		if ! figs=$($figures </tmp/bench.out 2>/tmp/bench.err); then
+			echo "bench: profile of $w against $impl: FAILED: the run failed: $(tr '\n' ' ' </tmp/bench.err | tail -c 400)"
+			scripts/vm/modules.sh unload $impl >/dev/null 2>&1
+			return 1
+		fi
 		cp /proc/kallsyms /tmp/bench.kallsyms
 		cp /proc/modules /tmp/bench.modules
 		for m in $(awk '/vhost/ { print $1 }' /proc/modules); do
 			cat /sys/module/$m/sections/.text /sys/module/$m/sections/.data 2>/dev/null | tr '\n' ' ' >/tmp/bench.sections.$m
 		done
 		{
-			echo "# $w against $impl: perf record -e cpu-clock -F 2000 -a -g"
+			echo "# $w against $impl: perf record -e cpu-clock -F $PERF_HZ -a -g"
 			# The run's figures and the sample count: a symbol's
-			# share times samples / 2000 / frames is its time per
-			# frame, comparable between the implementations.
-			echo "# $(cat /tmp/bench.out)"
+			# share times samples / $PERF_HZ / frames is its time
+			# per frame, comparable between the implementations.
+			echo "# $(tr '\n' ' ' <<<"$figs")"
 			perf report -i /tmp/bench.perf --stdio --no-children --sort dso -g none 2>/dev/null |
 				grep -E '^# (Samples|Event count)'
 			perf report -i /tmp/bench.perf --stdio --no-children --sort dso -g none 2>/dev/null |
@@ -156,7 +174,9 @@ profile() { # workload impl seconds program arguments...
 		} >"$f"
 		echo "bench: profile of $w against $impl: ${f##*/}"
 	else
-		echo "bench: profile of $w against $impl: FAILED: $(tr '\n' ' ' </tmp/bench.err)"
+		kill $poller 2>/dev/null
+		wait $poller 2>/dev/null
+		echo "bench: profile of $w against $impl: FAILED: $(tr '\n' ' ' </tmp/bench.err | tail -c 400)"
 	fi
 	scripts/vm/modules.sh unload $impl >/dev/null 2>&1
 }
@@ -191,8 +211,9 @@ modsize() {
 # vhost's RX) and nested-tcp-tx (the guest to this VM, vhost's TX), each
 # timed by the VM's end from the connection's accept to its end
 # (tcp_peer.py --cpu), with the vhost worker's CPU time over the same span
-# (se.sum_exec_runtime of QEMU's vhost-PID thread, and its utime + stime)
-# and the share of QEMU's CPU time that was the worker's. nested.sh's own
+# (se.sum_exec_runtime of QEMU's vhost-PID thread, and its utime + stime),
+# the share of QEMU's CPU time that was the worker's, and how often the
+# worker went to sleep (its runs). nested.sh's own
 # output goes to $RVHOST_OUT/nested-tcp-IMPL-PAIR.log.
 nested_pairs() {
 	local max=${BENCH_NESTED_PAIRS:-3}
@@ -204,7 +225,7 @@ nested_json() { # impl pair < nested.sh's output
 	/^  peer: received [0-9]+ / { size["tx"] = $3 }
 	/^  peer: cpu (sent|received) / {
 		d = $3 == "sent" ? "rx" : "tx"
-		secs[d] = $4; wns[d] = $5; wt[d] = $6; pt[d] = $7; nw[d] = $8
+		secs[d] = $4; wns[d] = $5; wt[d] = $6; pt[d] = $7; nw[d] = $8; sl[d] = $9
 	}
 	END {
 		bad = 0
@@ -217,8 +238,11 @@ nested_json() { # impl pair < nested.sh's output
 				continue
 			}
 			line = sprintf("{\"workload\": \"nested-tcp-%s\", \"size\": %d, \"seconds\": %.3f, \"bytes_per_s\": %.1f", d, size[d], secs[d], size[d] / secs[d])
-			if (nw[d] == "1/1" && pt[d] > 0)
+			if (nw[d] == "1/1" && pt[d] > 0) {
 				line = line sprintf(", \"worker_ns_per_byte\": %.6g, \"worker_ns\": %d, \"worker_ticks\": %d, \"qemu_ticks\": %d, \"worker_share\": %.4g", wns[d] / size[d], wns[d], wt[d], pt[d], wns[d] / 1e9 / (pt[d] / hz))
+				if (sl[d] ~ /^[0-9]+$/)
+					line = line sprintf(", \"worker_sleeps\": %d", sl[d])
+			}
 			else {
 				line = line sprintf(", \"worker_ns_per_byte\": null, \"workers\": \"%s\"", nw[d])
 				print "nested-tcp-" d ": vhost worker threads " nw[d] ", want 1/1" > "/dev/stderr"
@@ -265,8 +289,19 @@ nested_tcp() {
 	done
 }
 
+# A nested run's figures, if its verdict is ok.
+nested_figures() { # impl < nested.sh's output
+	local log
+	log=$(cat)
+	grep -q '^nested: tcp: ok' <<<"$log" || {
+		grep -m1 '^nested: tcp: ' <<<"$log" >&2 || echo "no verdict" >&2
+		return 1
+	}
+	nested_json "$1" 0 <<<"$log"
+}
+
 rvhost_only() { # workload
-	case "$1" in *--packed* | *--in-order* | *batch=*) return 0 ;; esac
+	case "$1" in *--packed* | *batch=*) return 0 ;; esac
 	return 1
 }
 for w in "$@"; do
@@ -281,6 +316,13 @@ for w in "$@"; do
 	fi
 	if [ "$w" = nested-tcp ]; then
 		nested_tcp
+		[ "${BENCH_PROFILE:-0}" = 1 ] || continue
+		# A whole boot of the nested guest and its transfers: the
+		# worker is busy for a second of it, so the rate stays high.
+		for impl in c rvhost; do
+			PERF_HZ=2000 profile nested-tcp $impl "nested_figures $impl" \
+				scripts/vm/nested.sh --cpu tcp || rc=1
+		done
 		continue
 	fi
 	IFS=, read -r -a fields <<<"$w"
@@ -318,7 +360,8 @@ for w in "$@"; do
 	done
 	[ "${BENCH_PROFILE:-0}" = 1 ] || continue
 	for impl in $impls; do
-		mp="${mparams[*]}" profile "$w" $impl "$secs" $prog "${args[@]}" || rc=1
+		mp="${mparams[*]}" PERF_HZ=2000 profile "$w" $impl cat \
+			"$bindir/$prog" "${args[@]}" --seconds "${BENCH_PROFILE_SECONDS:-$secs}" || rc=1
 	done
 done
 exit $rc

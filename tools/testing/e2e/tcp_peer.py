@@ -16,13 +16,15 @@ up after 600 seconds without a connection or data.
 
 With --cpu (make bench's nested-tcp, tools/bench/run.sh), also what each
 connection cost, from its accept to its end:
-  cpu sent|received SECONDS WORKER_NS WORKER_TICKS PROCESS_TICKS WORKERS
+  cpu sent|received SECONDS WORKER_NS WORKER_TICKS PROCESS_TICKS WORKERS SLEEPS
 SECONDS with microseconds; WORKER_NS the se.sum_exec_runtime and
 WORKER_TICKS the utime + stime (clock ticks) of the vhost worker threads
 ("vhost-PID", a vhost_task in QEMU's thread group), PROCESS_TICKS the
 utime + stime of the processes they belong to (QEMU, the worker included),
 WORKERS how many such threads there were at the start and at the end
-(normally "1/1"). The CPU fields are "-" when there was no worker thread.
+(normally "1/1"), SLEEPS how often they went to sleep (their
+nr_voluntary_switches: a worker sleeps when it has run out of work). The
+CPU fields are "-" when there was no worker thread.
 """
 
 import hashlib
@@ -40,8 +42,9 @@ TIMEOUT = 600
 def vhost_cpu():
     """The CPU time of every vhost worker thread, "vhost-PID" in PID's
     thread group: (workers, their sum_exec_runtime in ns, their utime +
-    stime in ticks, utime + stime of their processes in ticks)."""
-    workers = ns = ticks = pticks = 0
+    stime in ticks, utime + stime of their processes in ticks, their
+    voluntary context switches)."""
+    workers = ns = ticks = pticks = sleeps = 0
 
     def stat_ticks(path):
         with open(path) as f:
@@ -62,6 +65,8 @@ def vhost_cpu():
                     for line in f:
                         if line.startswith("se.sum_exec_runtime "):
                             ns += round(float(line.split(":")[1]) * 1e6)
+                        elif line.startswith("nr_voluntary_switches "):
+                            sleeps += int(line.split(":")[1])
                 ticks += stat_ticks(f"{task}/stat")
                 workers += 1
                 found = True
@@ -69,15 +74,15 @@ def vhost_cpu():
                 pticks += stat_ticks(f"/proc/{pid}/stat")
         except OSError:
             continue  # a process or thread that just exited
-    return workers, ns, ticks, pticks
+    return workers, ns, ticks, pticks, sleeps
 
 
 def cpu_line(what, t0, c0, t1, c1):
     """The "cpu" line of one connection (see above)."""
     if not c0[0] or not c1[0]:
-        return f"cpu {what} {t1 - t0:.6f} - - - {c0[0]}/{c1[0]}"
+        return f"cpu {what} {t1 - t0:.6f} - - - {c0[0]}/{c1[0]} -"
     return (f"cpu {what} {t1 - t0:.6f} {c1[1] - c0[1]} {c1[2] - c0[2]} "
-            f"{c1[3] - c0[3]} {c0[0]}/{c1[0]}")
+            f"{c1[3] - c0[3]} {c0[0]}/{c1[0]} {c1[4] - c0[4]}")
 
 
 def sample(cpu):
