@@ -14,23 +14,32 @@
 #                       nested guest over vhost-vsock, this VM as the server
 #                       and then as the client: the whole run, and each of
 #                       its tests (--vsock only; the names are nested.sh's)
+#   nested.runner_boot_panic
+#                       the runner itself: a nested guest whose kernel
+#                       panics at boot (no init) while this VM's vsock_test
+#                       server waits for it; nested.sh must fail every
+#                       result with the panic's message within 120 s and
+#                       leave no vsock_test running (--runner only)
 # ping, tcp and vsock_test share one boot of the nested guest; packed_tcp
-# has its own.
+# and runner_boot_panic have one each.
 #
-# Usage: nested_test.sh [--packed] [--vsock]
+# Usage: nested_test.sh [--packed] [--vsock] [--runner]
 #   --packed   also run nested.packed_tcp. The C vhost_net does not offer
 #              VIRTIO_F_RING_PACKED, so QEMU masks it and the case fails
 #              there by design: it is for rvhost only.
 #   --vsock    also run vsock_test, both ways. The tests on
 #              tools/testing/e2e/vsock_test.skip SKIP.
+#   --runner   also run nested.runner_boot_panic, first: it tests
+#              nested.sh, not vhost, so one of the two runs has it.
 
 set -u
-packed=0 vsock=0
+packed=0 vsock=0 runner=0
 for a in "$@"; do
 	case "$a" in
 	--packed) packed=1 ;;
 	--vsock) vsock=1 ;;
-	*) echo "usage: $0 [--packed] [--vsock]" >&2; exit 2 ;;
+	--runner) runner=1 ;;
+	*) echo "usage: $0 [--packed] [--vsock] [--runner]" >&2; exit 2 ;;
 	esac
 done
 
@@ -50,6 +59,7 @@ fi
 ncases=${#names[@]}
 [ -n "$list_why" ] && ncases=$((ncases + 1))
 [ $packed = 1 ] && ncases=$((ncases + 1))
+[ $runner = 1 ] && ncases=$((ncases + 1))
 
 echo "1..$ncases"
 n=0 rc=0
@@ -86,6 +96,31 @@ report() { # case name, the result's name in nested.sh's last run
 	*) echo "not ok $n nested.$1 # $text"; rc=1 ;;
 	esac
 }
+if [ $runner = 1 ]; then
+	# Before the real run, whose vsock_test server binds the address a
+	# leftover would hold.
+	RVHOST_NESTED_APPEND="rdinit=/rvhost-none" run --vsock 3 ping vsock_client
+	n=$((n + 1)) why=""
+	if [ $nrc = 0 ]; then
+		why="nested.sh exited 0"
+	elif ! grep -q '^nested guest: its kernel panicked: ' <<<"$out"; then
+		why="nested.sh did not report the panic"
+	elif ! grep -q '^nested: ping: FAILED (no result from the nested guest; its kernel panicked: ' <<<"$out"; then
+		why="ping's result does not name the panic"
+	elif ! grep -q '^nested: vsock_test.host_server: FAILED' <<<"$out"; then
+		why="vsock_test.host_server did not fail"
+	elif grep -q 'left running' <<<"$out" || pgrep -x vsock_test >/dev/null; then
+		why="a vsock_test of this VM outlived the run"
+	elif [ $secs -gt 120 ]; then
+		why="took $secs s"
+	fi
+	if [ -z "$why" ]; then
+		echo "ok $n nested.runner_boot_panic # failed as it should in $secs s"
+	else
+		echo "not ok $n nested.runner_boot_panic # $why"
+		rc=1
+	fi
+fi
 run "${vsock_args[@]}" "${first[@]}"
 for name in "${names[@]}"; do
 	report "$name" "$name"

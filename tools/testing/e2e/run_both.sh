@@ -12,7 +12,9 @@
 #                            (vhost_net_test.sh)
 #   --nested                 a nested guest over TCP and the kernel's
 #                            vsock_test with it both ways (nested_test.sh);
-#                            against rvhost also with the packed ring
+#                            against rvhost also with the packed ring, and
+#                            the runner's test of a nested guest that
+#                            panics at boot
 #   --vmtest                 the kernel's own vsock vmtest.sh, its vm_*
 #                            tests (vsock_vmtest.sh), against rvhost only,
 #                            TAP in $RVHOST_OUT/vmtest-rvhost.tap; with
@@ -54,11 +56,12 @@ for impl in c rvhost; do
 			tap_run vhost_net_test "$here/vhost_net_test.sh" "$vnt"
 		fi
 		if [ $nested = 1 ]; then
-			packed=()
-			# The C vhost_net has no packed ring (see nested_test.sh).
-			[ $impl = rvhost ] && packed=(--packed)
+			extra=()
+			# The C vhost_net has no packed ring (see nested_test.sh); the
+			# runner's own test needs only one run.
+			[ $impl = rvhost ] && extra=(--packed --runner)
 			tap_declare nested
-			tap_run nested "$here/nested_test.sh" --vsock "${packed[@]}"
+			tap_run nested "$here/nested_test.sh" --vsock "${extra[@]}"
 		fi
 	} >>"$log" 2>&1
 	# vmtest.sh has a log of its own, judged on its own (make vmtest).
