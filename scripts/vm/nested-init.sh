@@ -48,12 +48,17 @@ done
 # pseudo-random data; print the checksums of both and the time each took.
 # Each nc gives up after 30 s without a connection and 300 s in all, so a
 # stalled data path still ends in a verdict.
+# The interrupts of the virtio-net receive queue (one vCPU: one count).
+rx_irqs() {
+	awk '/virtio[0-9]*-input/ { n += $2 } END { print n + 0 }' /proc/interrupts
+}
 tcp_test() {
 	# Into a file first, so that the time is the network's and not sha256's.
-	t0=$(date +%s)
+	t0=$(date +%s) i0=$(rx_irqs)
 	timeout 300 nc -w 30 "$rv_peer" "$rv_port" </dev/null >/tmp/rx || return 1
-	t1=$(date +%s)
+	t1=$(date +%s) i1=$(rx_irqs)
 	say "rx $(stat -c %s /tmp/rx) bytes in $((t1 - t0)) s"
+	say "rx-irqs $((i1 - i0))"
 	say "rx-sha256 $(sha256sum </tmp/rx | cut -d' ' -f1)"
 	rm /tmp/rx
 	dd if=/dev/urandom of=/tmp/tx bs=65536 count=$((rv_size / 65536)) 2>/dev/null || return 1

@@ -156,6 +156,9 @@ def summarize_bytes(runs):
         if r.get("worker_sleeps") and r.get("worker_ns"):
             r = dict(r, runs_per_mib=r["worker_sleeps"] * (1 << 20) / r["size"],
                      us_per_run=r["worker_ns"] / r["worker_sleeps"] / 1000)
+        if r.get("frames") and r.get("worker_ns"):
+            r = dict(r, bytes_per_frame=r["size"] / r["frames"],
+                     us_per_frame=r["worker_ns"] / r["frames"] / 1000)
         by.setdefault((r["workload"], r["impl"]), {})[r["pair"]] = r
     rows = []
     for w in dict.fromkeys(r["workload"] for r in runs):
@@ -177,6 +180,11 @@ def summarize_bytes(runs):
             # MiB, and what one costs.
             "c_runs_per_mib": med(c, "runs_per_mib"), "rvhost_runs_per_mib": med(rv, "runs_per_mib"),
             "c_us_per_run": med(c, "us_per_run"), "rvhost_us_per_run": med(rv, "us_per_run"),
+            # The frames the tap passed (TCP's segments, as large as the
+            # MTU and the sender make them), and what one cost the worker.
+            "c_bytes_per_frame": med(c, "bytes_per_frame"),
+            "rvhost_bytes_per_frame": med(rv, "bytes_per_frame"),
+            "c_us_per_frame": med(c, "us_per_frame"), "rvhost_us_per_frame": med(rv, "us_per_frame"),
             "bps_ratio": spread(rate), "cpu_ratio": spread(cpu),
         })
     return rows
@@ -185,7 +193,8 @@ def summarize_bytes(runs):
 def bytes_table(rows):
     head = ("workload", "pairs", "C B/s", "rvhost B/s", "B/s rv/C (min-max)", "C ns/B",
             "rvhost ns/B", "cpu C/rv (min-max)", "C worker/QEMU", "rvhost worker/QEMU",
-            "C runs/MiB", "rvhost runs/MiB", "C us/run", "rvhost us/run")
+            "C runs/MiB", "rvhost runs/MiB", "C us/run", "rvhost us/run",
+            "C B/frame", "rvhost B/frame", "C us/frame", "rvhost us/frame")
     lines = [head]
     for r in rows:
         p, c = r["bps_ratio"], r["cpu_ratio"]
@@ -199,6 +208,37 @@ def bytes_table(rows):
             pct(r["c_worker_share"]), pct(r["rvhost_worker_share"]),
             fmt(r["c_runs_per_mib"], ".0f"), fmt(r["rvhost_runs_per_mib"], ".0f"),
             fmt(r["c_us_per_run"], ".1f"), fmt(r["rvhost_us_per_run"], ".1f"),
+            fmt(r.get("c_bytes_per_frame"), ".0f"), fmt(r.get("rvhost_bytes_per_frame"), ".0f"),
+            fmt(r.get("c_us_per_frame"), ".1f"), fmt(r.get("rvhost_us_per_frame"), ".1f"),
+        ))
+    width = [max(len(l[i]) for l in lines) for i in range(len(head))]
+    return "\n".join("  ".join(x.ljust(width[i]) for i, x in enumerate(l)).rstrip()
+                     for l in lines)
+
+
+def nested_runs_table(runs):
+    """Each nested download on its own (the medians hide its two patterns):
+    the worker's runs and the tap's frames per MiB, the nested guest's
+    receive interrupts per frame, what held the VM's TCP sender back (share
+    of its busy time), and the worker's time per frame."""
+    rx = [r for r in runs if r.get("workload") == "nested-tcp-rx" and r.get("frames")]
+    if not rx:
+        return ""
+    head = ("nested-tcp-rx", "pair", "runs/MiB", "frames/MiB", "irqs/frame",
+            "rwnd-limited", "sndbuf-limited", "cwnd", "us/frame", "ns/B")
+    lines = [head]
+    mib = lambda r, k: r[k] * (1 << 20) / r["size"] if r.get(k) is not None else None
+    share = lambda r, k: (f"{100 * r[k] / r['tcp_busy_us']:.0f}%"
+                          if r.get("tcp_busy_us") and r.get(k) is not None else "-")
+    for r in sorted(rx, key=lambda r: (r["pair"], r["impl"])):
+        lines.append((
+            r["impl"], str(r["pair"]), fmt(mib(r, "worker_sleeps"), ".1f"),
+            fmt(mib(r, "frames"), ".1f"),
+            fmt(r["guest_irqs"] / r["frames"] if r.get("guest_irqs") is not None else None, ".2f"),
+            share(r, "tcp_rwnd_limited_us"), share(r, "tcp_sndbuf_limited_us"),
+            fmt(r.get("tcp_cwnd"), "d"),
+            fmt(r["worker_ns"] / r["frames"] / 1000 if r.get("worker_ns") else None, ".0f"),
+            fmt(r.get("worker_ns_per_byte"), ".2f"),
         ))
     width = [max(len(l[i]) for l in lines) for i in range(len(head))]
     return "\n".join("  ".join(x.ljust(width[i]) for i, x in enumerate(l)).rstrip()
@@ -286,6 +326,9 @@ def main():
     text = table(rows) if rows else ""
     if byte_rows:
         text += ("\n\n" if text else "") + bytes_table(byte_rows)
+    nested = nested_runs_table(runs)
+    if nested:
+        text += ("\n\n" if text else "") + nested
     if size_rows:
         text += ("\n\n" if text else "") + sizes_table(size_rows)
     with open(os.path.join(sys.argv[2], "summary.txt"), "w") as f:

@@ -212,8 +212,10 @@ modsize() {
 # timed by the VM's end from the connection's accept to its end
 # (tcp_peer.py --cpu), with the vhost worker's CPU time over the same span
 # (se.sum_exec_runtime of QEMU's vhost-PID thread, and its utime + stime),
-# the share of QEMU's CPU time that was the worker's, and how often the
-# worker went to sleep (its runs). nested.sh's own
+# the share of QEMU's CPU time that was the worker's, how often the
+# worker went to sleep (its runs), the frames the tap passed and, on RX,
+# the nested guest's receive interrupts and what held this VM's TCP sender
+# back (tcp_info). nested.sh's own
 # output goes to $RVHOST_OUT/nested-tcp-IMPL-PAIR.log.
 nested_pairs() {
 	local max=${BENCH_NESTED_PAIRS:-3}
@@ -222,10 +224,12 @@ nested_pairs() {
 nested_json() { # impl pair < nested.sh's output
 	awk -v impl="$1" -v pair="$2" -v hz="$(getconf CLK_TCK)" '
 	/^  peer: sent [0-9]+ / { size["rx"] = $3 }
+	/^  nested guest: rx-irqs [0-9]+$/ { irqs["rx"] = $4 }
+	/^  peer: tcp sent [0-9]+ / { tcp["rx"] = sprintf(", \"tcp_busy_us\": %d, \"tcp_rwnd_limited_us\": %d, \"tcp_sndbuf_limited_us\": %d, \"tcp_cwnd\": %d, \"tcp_snd_wnd\": %d, \"tcp_segs\": %d", $4, $5, $6, $7, $8, $9) }
 	/^  peer: received [0-9]+ / { size["tx"] = $3 }
 	/^  peer: cpu (sent|received) / {
 		d = $3 == "sent" ? "rx" : "tx"
-		secs[d] = $4; wns[d] = $5; wt[d] = $6; pt[d] = $7; nw[d] = $8; sl[d] = $9
+		secs[d] = $4; wns[d] = $5; wt[d] = $6; pt[d] = $7; nw[d] = $8; sl[d] = $9; fr[d] = $10
 	}
 	END {
 		bad = 0
@@ -248,6 +252,12 @@ nested_json() { # impl pair < nested.sh's output
 				print "nested-tcp-" d ": vhost worker threads " nw[d] ", want 1/1" > "/dev/stderr"
 				bad = 1
 			}
+			if (fr[d] ~ /^[0-9]+$/ && fr[d] > 0)
+				line = line sprintf(", \"frames\": %d", fr[d])
+			if (d in irqs)
+				line = line sprintf(", \"guest_irqs\": %d", irqs[d])
+			if (d in tcp)
+				line = line tcp[d]
 			print line sprintf(", \"impl\": \"%s\", \"pair\": %d}", impl, pair)
 		}
 		exit bad
