@@ -10,6 +10,7 @@ RVHOST_JOBS=${RVHOST_JOBS:-$(($(nproc) + 1))}
 # The kernel the project targets, and the Debian suites that carry it.
 RVHOST_KPKG=linux-source-7.2
 RVHOST_SUITES="sid trixie-backports"
+RVHOST_MIRROR=http://deb.debian.org/debian
 
 # libclang for bindgen: Linux 7.2 wants >= 17 and Debian 12 has 16.
 RVHOST_LIBCLANG_VERSION=18.1.1
@@ -58,4 +59,81 @@ rvhost_toolchain_env() {
 		LIBCLANG_PATH=$(rvhost_libclang_path)
 		export LIBCLANG_PATH
 	fi
+}
+
+# Debian's archive through an apt configuration of our own, so the
+# machine's /etc/apt is never touched: rvhost_apt and rvhost_apt_cache are
+# apt-get and apt-cache on $RVHOST_SUITES.
+rvhost_aptdir=$RVHOST_CACHE/apt
+rvhost_apt_opts=(-o "Dir::Etc::SourceList=$rvhost_aptdir/etc/sources.list"
+	-o "Dir::Etc::SourceParts=-" -o "Dir::Etc::PreferencesParts=$rvhost_aptdir/etc/preferences.d"
+	-o "Dir::State::Lists=$rvhost_aptdir/lists" -o "Dir::Cache=$rvhost_aptdir/cache"
+	-o "Dir::State::status=/dev/null" -o "APT::Get::List-Cleanup=0"
+	-o "APT::Sandbox::User=root")
+rvhost_apt() { apt-get "${rvhost_apt_opts[@]}" "$@"; }
+rvhost_apt_cache() { apt-cache "${rvhost_apt_opts[@]}" "$@"; }
+
+rvhost_apt_update() {
+	local s
+	mkdir -p "$rvhost_aptdir/lists/partial" "$rvhost_aptdir/cache/archives/partial" \
+		"$rvhost_aptdir/etc/preferences.d"
+	: >"$rvhost_aptdir/etc/sources.list"
+	for s in $RVHOST_SUITES; do
+		echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $RVHOST_MIRROR $s main" \
+			>>"$rvhost_aptdir/etc/sources.list"
+	done
+	say "fetching package lists for $RVHOST_SUITES"
+	rvhost_apt update -q >/dev/null
+}
+
+# Print the version of package $1 that apt would pick; empty if none.
+rvhost_apt_candidate() {
+	rvhost_apt_cache policy "$1" 2>/dev/null | sed -n 's/^ *Candidate: //p' | grep -vx '(none)' || true
+}
+
+# Print one field of a package version's record in the archive's metadata.
+rvhost_apt_field() {
+	rvhost_apt_cache show "$1=$2" 2>/dev/null | sed -n "s/^$3: //p" | head -n1
+}
+
+# Download package $1 at version $2 into directory $3 (once) and print the
+# .deb's path. apt checked the hash against the signed Release; it is
+# checked again here so that a .deb left half-written by an earlier run is
+# never used.
+rvhost_apt_fetch() {
+	local pkg=$1 ver=$2 dir=$3 want arch deb got
+	want=$(rvhost_apt_field "$pkg" "$ver" SHA256)
+	arch=$(rvhost_apt_field "$pkg" "$ver" Architecture)
+	[ -n "$want" ] || die "$pkg $ver is not in $RVHOST_SUITES"
+	deb=$dir/${pkg}_${ver}_$arch.deb
+	if [ ! -f "$deb" ]; then
+		say "downloading $pkg $ver ($(($(rvhost_apt_field "$pkg" "$ver" Size) >> 20)) MB)"
+		rm -rf "$dir/partial" && mkdir -p "$dir/partial"
+		(cd "$dir/partial" && rvhost_apt download -q "$pkg=$ver" >/dev/null) ||
+			die "could not download $pkg $ver"
+		mv "$dir/partial/"*.deb "$deb"
+		rmdir "$dir/partial"
+	fi
+	got=$(sha256sum "$deb" | cut -d' ' -f1)
+	if [ "$want" != "$got" ]; then
+		rm -f "$deb"
+		die "$deb: sha256 $got, the archive says $want"
+	fi
+	echo "$deb"
+}
+
+# Debian's kernel source $RVHOST_KPKG at version $1, unpacked once under
+# $RVHOST_CACHE/src; prints the directory.
+rvhost_kernel_source() {
+	local ver=$1 src=$RVHOST_CACHE/src deb
+	local dst=$src/linux-$ver
+	if [ ! -f "$dst/.unpacked" ]; then
+		deb=$(rvhost_apt_fetch "$RVHOST_KPKG" "$ver" "$src")
+		say "unpacking $RVHOST_KPKG $ver"
+		rm -rf "$dst" && mkdir -p "$dst"
+		dpkg-deb --fsys-tarfile "$deb" | tar -xO --wildcards '*usr/src/linux-source-*.tar.xz' |
+			tar -xJ -C "$dst" --strip-components=1
+		touch "$dst/.unpacked"
+	fi
+	echo "$dst"
 }

@@ -95,52 +95,17 @@ step_llvm() {
 	fi
 }
 
-# Debian's linux-source-7.2, fetched through an apt configuration of our own
-# so the machine's /etc/apt is never touched.
+# Debian's linux-source-7.2, the newest in $RVHOST_SUITES, fetched through
+# the project's own apt configuration (lib.sh).
 step_source() {
-	local aptdir=$RVHOST_CACHE/apt src=$RVHOST_CACHE/src
-	mkdir -p "$src"
+	local src=$RVHOST_CACHE/src ver
 	if [ -f "$src/version" ] && [ -f "$src/linux-$(cat "$src/version")/.unpacked" ]; then
 		return
 	fi
-	mkdir -p "$aptdir/lists/partial" "$aptdir/cache/archives/partial" "$aptdir/etc/preferences.d"
-	local s
-	: >"$aptdir/etc/sources.list"
-	for s in $RVHOST_SUITES; do
-		echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian $s main" \
-			>>"$aptdir/etc/sources.list"
-	done
-	local opts=(-o "Dir::Etc::SourceList=$aptdir/etc/sources.list"
-		-o "Dir::Etc::SourceParts=-" -o "Dir::Etc::PreferencesParts=$aptdir/etc/preferences.d"
-		-o "Dir::State::Lists=$aptdir/lists" -o "Dir::Cache=$aptdir/cache"
-		-o "Dir::State::status=/dev/null" -o "APT::Get::List-Cleanup=0"
-		-o "APT::Sandbox::User=root")
-	say "fetching package lists for $RVHOST_SUITES"
-	apt-get "${opts[@]}" update -q >/dev/null
-	local ver
-	ver=$(apt-cache "${opts[@]}" policy "$RVHOST_KPKG" | sed -n 's/^ *Candidate: //p')
-	[ -n "$ver" ] && [ "$ver" != "(none)" ] || die "$RVHOST_KPKG is not in $RVHOST_SUITES"
-	local deb=$src/${RVHOST_KPKG}_${ver}_all.deb
-	if [ ! -f "$deb" ]; then
-		say "downloading $RVHOST_KPKG $ver (~160 MB)"
-		(cd "$src" && apt-get "${opts[@]}" download -q "$RVHOST_KPKG=$ver" >/dev/null)
-		mv "$src/${RVHOST_KPKG}_$(printf %s "$ver" | sed 's/:/%3a/')_all.deb" "$deb" 2>/dev/null || true
-	fi
-	# apt checked the hash against the signed Release; check it again here so
-	# a .deb left half-written by an earlier run is never unpacked.
-	local want got
-	want=$(apt-cache "${opts[@]}" show "$RVHOST_KPKG=$ver" | sed -n 's/^SHA256: //p' | head -n1)
-	got=$(sha256sum "$deb" | cut -d' ' -f1)
-	if [ "$want" != "$got" ]; then
-		rm -f "$deb"
-		die "$deb: sha256 $got, the archive says $want"
-	fi
-	say "unpacking $RVHOST_KPKG $ver"
-	local dst=$src/linux-$ver
-	rm -rf "$dst" && mkdir -p "$dst"
-	dpkg-deb --fsys-tarfile "$deb" | tar -xO --wildcards '*usr/src/linux-source-*.tar.xz' |
-		tar -xJ -C "$dst" --strip-components=1
-	touch "$dst/.unpacked"
+	rvhost_apt_update
+	ver=$(rvhost_apt_candidate "$RVHOST_KPKG")
+	[ -n "$ver" ] || die "$RVHOST_KPKG is not in $RVHOST_SUITES"
+	rvhost_kernel_source "$ver" >/dev/null
 	echo "$ver" >"$src/version"
 }
 
