@@ -16,7 +16,8 @@
 #                         part of check; see scripts/bench.sh)
 #
 # KDIR defaults to the test kernel that scripts/provision.sh built and
-# cached; point it at any built Rust-enabled 7.2 tree to build for that.
+# cached; point it at any built Rust-enabled 7.2 tree to build for that, or
+# at the one scripts/distro-kdir.sh makes for a Debian kernel.
 
 RVHOST_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/rvhost
 KDIR ?= $(shell cat $(RVHOST_CACHE)/kdir-default 2>/dev/null)
@@ -24,10 +25,11 @@ KDIR ?= $(shell cat $(RVHOST_CACHE)/kdir-default 2>/dev/null)
 # the debug kernel do not overwrite each other.
 MO ?= $(CURDIR)/build/modules/$(notdir $(abspath $(KDIR)))
 
-# The cached trees record the compiler they were built with.
+# The cached trees record the compiler they were built with, and a tree made
+# by scripts/distro-kdir.sh a command to run make in its toolchain's chroot.
 -include $(KDIR)/rvhost.mk
 
-kmake = $(MAKE) -C $(KDIR) M=$(CURDIR) MO=$(MO) $(RVHOST_KMAKE_ARGS)
+kmake = $(RVHOST_KMAKE_PREFIX) $(MAKE) -C $(KDIR) M=$(CURDIR) MO=$(MO) $(RVHOST_KMAKE_ARGS)
 
 .PHONY: all modules modules_install clean provision check demo fuzz stress vmtest bench host-test selftests
 
