@@ -14,7 +14,7 @@
 # as Debian built it: Debian's linux-source at the headers' version, the
 # headers' .config, the toolchain that .config names (the host's when it is
 # exactly that, else a Debian sid chroot), `make modules_prepare`, and the
-# headers' Module.symvers. Before the tree is used, its Rust exports are
+# headers' Module.symvers and vmlinux (BTF). Before the tree is used, its Rust exports are
 # compared with Debian's Module.symvers and its release with Debian's, and
 # the kernel's own samples/rust/rust_minimal.rs is built against it: modpost
 # must not warn and its vermagic must equal that of a module from Debian's
@@ -51,8 +51,9 @@ else
 fi
 mkdir -p "$distro/debs"
 
-# 1. Debian's headers package: .config, Module.symvers, the release. The
-# source at the same version is fetched once the toolchain is known.
+# 1. Debian's headers package: .config, Module.symvers, the release, and
+# vmlinux (only its BTF, the base of the modules' own BTF). The source at
+# the same version is fetched once the toolchain is known.
 hpkg=linux-headers-$krel
 ver=$(rvhost_apt_candidate "$hpkg")
 if [ -z "$ver" ]; then
@@ -66,7 +67,8 @@ if [ ! -f "$deb/.unpacked" ]; then
 	rm -rf "$deb" && mkdir -p "$deb"
 	dpkg-deb --fsys-tarfile "$hdeb" | tar -x -C "$deb" --strip-components=4 \
 		"./usr/src/$hpkg/.config" "./usr/src/$hpkg/.kernelvariables" \
-		"./usr/src/$hpkg/Module.symvers" "./usr/src/$hpkg/include/generated/utsrelease.h"
+		"./usr/src/$hpkg/Module.symvers" "./usr/src/$hpkg/include/generated/utsrelease.h" \
+		"./usr/src/$hpkg/vmlinux"
 	touch "$deb/.unpacked"
 fi
 
@@ -149,7 +151,8 @@ if [ -f "$tree/.rvhost-built" ]; then
 	exit 0
 fi
 
-# 3. The tree: Debian's .config unchanged, the Rust metadata, Module.symvers.
+# 3. The tree: Debian's .config unchanged, the Rust metadata, Debian's
+# Module.symvers and BTF.
 log=$tree.log
 mk=("${run[@]}" make -C "$src" O="$tree" "${kargs[@]}")
 say "building $krel's tree in $tree (1-2 min; log: $log)"
@@ -162,7 +165,7 @@ cmp -s "$deb/.config" "$tree/.config" ||
 	tail -n 30 "$log" >&2
 	die "modules_prepare failed; see $log"
 }
-cp "$deb/Module.symvers" "$tree/Module.symvers"
+cp "$deb/Module.symvers" "$deb/vmlinux" "$tree/"
 
 # 4. Before any module is built: the release, and the Rust crates' hashes
 # (the names of their exports, which modules import).
