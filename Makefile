@@ -6,6 +6,8 @@
 #   make check            provision everything and run every test
 #   make demo             boot a VM with rvhost loaded and run a guest through it
 #   make modules_install  install the modules (INSTALL_MOD_PATH as usual)
+#   make dkms             what DKMS runs: build for Debian's kernel
+#                         KERNELRELEASE (scripts/dkms-source.sh)
 #   make fuzz             run the ring-layer fuzz target (not part of check)
 #   make stress T=...     one test program N times in one boot (not part of
 #                         check; see scripts/stress.sh)
@@ -31,7 +33,7 @@ MO ?= $(CURDIR)/build/modules/$(notdir $(abspath $(KDIR)))
 
 kmake = $(RVHOST_KMAKE_PREFIX) $(MAKE) -C $(KDIR) M=$(CURDIR) MO=$(MO) $(RVHOST_KMAKE_ARGS)
 
-.PHONY: all modules modules_install clean provision check demo fuzz stress vmtest bench host-test selftests
+.PHONY: all modules modules_install dkms clean provision check demo fuzz stress vmtest bench host-test selftests
 
 all: modules
 
@@ -42,6 +44,15 @@ modules:
 
 modules_install: modules
 	$(kmake) modules_install
+
+# What DKMS runs (the dkms.conf that scripts/dkms-source.sh writes): the
+# modules for Debian's kernel KERNELRELEASE (default: the running one), built
+# against the tree scripts/distro-kdir.sh makes for it, since the headers
+# package DKMS offers cannot build Rust modules; into build/dkms/, where
+# dkms.conf looks. distro-kdir.sh runs its own makes, not as this one's jobs.
+dkms:
+	tree=$$(env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL scripts/distro-kdir.sh $(KERNELRELEASE)) && \
+		$(MAKE) KDIR="$$(printf '%s\n' "$$tree" | tail -n 1)" MO=$(CURDIR)/build/dkms modules
 
 # Every build product is under build/ (objects through MO=).
 clean:

@@ -27,3 +27,30 @@ tap_run() { # name command...
 tap_complete() {
 	echo "# rvhost-run-complete"
 }
+
+# A program's own results, for a test script made of shell steps:
+# tap_plan N prints the plan, each tap_case runs one command as case NAME
+# (its output becomes comments; it passes when the command exits 0), and
+# tap_status is the script's exit status: 1 when a case failed.
+tap_plan() { # count
+	tap_n=0 tap_failed=0
+	echo "1..$1"
+}
+
+tap_case() { # name command...
+	local name=$1 out rc=0
+	shift
+	tap_n=$((tap_n + 1))
+	out=$("$@" 2>&1) || rc=$?
+	[ -z "$out" ] || sed 's/^/# /' <<<"$out"
+	if [ "$rc" = 0 ]; then
+		echo "ok $tap_n $name"
+	else
+		echo "not ok $tap_n $name # exit $rc"
+		tap_failed=1
+	fi
+}
+
+tap_status() {
+	return "$tap_failed"
+}
