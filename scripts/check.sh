@@ -6,14 +6,18 @@
 #   0. the verdict machinery's own tests (tools/testing/verdicts);
 #   1. host tests: `cargo test --no-fail-fast` of the pure-Rust parts
 #      (tools/host);
-#   2. the conformance suite and the kernel's tools/virtio/vhost_net_test in
+#   2. a distribution's kernel: rvhost built for Debian's
+#      7.2.13+deb14-amd64 against the tree scripts/distro-kdir.sh makes,
+#      through DKMS (add, build, install, remove, in trees of the test's
+#      own) and signed by scripts/sign-modules.sh (tools/testing/distro);
+#   3. the conformance suite and the kernel's tools/virtio/vhost_net_test in
 #      one boot of the debug kernel, first against the C vhost modules
 #      (every test must pass: the tests describe the real ABI), then against
 #      rvhost;
-#   3. the runner's own tests: a WARN, a soft lockup and a hung task in the
+#   4. the runner's own tests: a WARN, a soft lockup and a hung task in the
 #      guest must fail a run, and a boot that does not reach init must fail
 #      fast;
-#   4. end to end in one boot of the default kernel: a nested guest (QEMU
+#   5. end to end in one boot of the default kernel: a nested guest (QEMU
 #      inside the VM) on /dev/vhost-net pings the VM and moves 16 MiB each
 #      way over TCP, and runs the kernel's vsock_test with the VM over
 #      /dev/vhost-vsock both ways, on C and then on rvhost (with the packed
@@ -78,7 +82,28 @@ crc=0
 cargo test --no-fail-fast --manifest-path tools/host/Cargo.toml --workspace >"$log" 2>&1 || crc=$?
 judge cargo host "$log" "$crc" --skip tools/host/host.skip
 
-# 2. Conformance and vhost_net_test, C oracle then rvhost, in one boot of the
+# 2. A distribution's kernel, on the host: DKMS and module signing for
+# Debian's 7.2.13+deb14-amd64. Cold, distro-kdir.sh takes 2-3 minutes and
+# downloads about 2 GB into $RVHOST_CACHE (Debian's kernel source, headers
+# and modules, and a sid chroot for the kernel's toolchain); warm, seconds.
+# Each test builds the modules once (DKMS's build, then a build to sign).
+say "a distribution's kernel: DKMS and module signing (Debian 7.2.13+deb14-amd64)"
+# A tree that cannot be made leaves both declared sections missing: two
+# failures, with distro-kdir.sh's reason in the log.
+log=build/distro-test.tap
+{
+	tap_declare dkms sign
+	if tree=$(scripts/distro-kdir.sh 7.2.13+deb14-amd64 | tail -n 1) && [ -d "$tree" ]; then
+		tap_run dkms tools/testing/distro/dkms_test.sh "$tree" || true
+		tap_run sign tools/testing/distro/sign_test.sh "$tree" || true
+	else
+		echo "# scripts/distro-kdir.sh failed (above)"
+	fi
+	tap_complete
+} >"$log" 2>&1
+judge tap distro "$log"
+
+# 3. Conformance and vhost_net_test, C oracle then rvhost, in one boot of the
 # debug kernel.
 say "conformance suite and vhost_net_test: C oracle, then rvhost (debug kernel)"
 out=build/vm/check-conformance
@@ -99,7 +124,7 @@ judge tap vhost_net_test-rvhost "$out/e2e-rvhost.tap" --peer "$out/e2e-c.tap"
 # report is a failure of its own.
 [ "$vmrc" = 0 ] || result "conformance VM (exit $vmrc; see $out/console.log)" fail
 
-# 3. The runner's own tests: each run must fail in its own way.
+# 4. The runner's own tests: each run must fail in its own way.
 runner_test() { # name expected-exit vm-run arguments...
 	local name=$1 want=$2 rc=0
 	shift 2
@@ -115,7 +140,7 @@ runner_test catches-soft-lockup 100 --timeout 200 -- "insmod $runner/rvhost_hang
 runner_test catches-hung-task 100 --timeout 200 -- insmod "$runner/rvhost_hang_test.ko" mode=sleep
 runner_test boot-limit 102 --boot-timeout 1 -- true
 
-# 4. End to end: a nested guest, C oracle then rvhost, in one boot of the
+# 5. End to end: a nested guest, C oracle then rvhost, in one boot of the
 # default kernel (nested TCG under a KASAN kernel would take far longer).
 say "end to end: nested guest over TCP and vsock, C oracle then rvhost (default kernel)"
 e2e=build/vm/check-e2e

@@ -24,6 +24,9 @@ APT_PACKAGES=(
 	build-essential flex bison bc libelf-dev libssl-dev cpio kmod
 	xz-utils python3-venv qemu-system-x86 busybox-static socat iproute2
 	procps rsync debian-archive-keyring gcc-multilib
+	# scripts/distro-kdir.sh's sid chroot; make check's DKMS and signing
+	# tests (tools/testing/distro).
+	mmdebstrap dkms openssl
 )
 # The kernel's vsock vmtest.sh: sshd in its vng guest, and its check_deps
 # (ssh, ss, pkill, nsenter; socat and busybox above).
