@@ -29,6 +29,10 @@ RVHOST_VNG_VERSION=1.40
 say() { printf '[rvhost %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 
+# Debian's own kernel that `scripts/vm-run.sh --kernel distro` boots
+# (scripts/distro-kdir.sh, scripts/distro-boot.sh).
+RVHOST_DISTRO_KREL=${RVHOST_DISTRO_KREL:-7.2.13+deb14-amd64}
+
 # Python venvs holding libclang, clang for the debug kernel, and
 # matplotlib for `make bench`'s plot.
 rvhost_venv=$RVHOST_CACHE/venv
@@ -51,6 +55,26 @@ rvhost_libclang_path() {
 rvhost_kdir() {
 	local f=$RVHOST_CACHE/kdir-$1
 	[ -f "$f" ] && cat "$f"
+}
+
+# Pack an initramfs into $1 with the kernel's own gen_init_cpio (so
+# /dev/console exists without root privileges or mknod): busybox-static as
+# /bin/busybox, the usual directories, and the gen_init_cpio lines on stdin.
+rvhost_initramfs() {
+	local out=$1 gen
+	gen=$(rvhost_kdir default)/usr/gen_init_cpio
+	[ -x "$gen" ] || die "no $gen: run scripts/provision.sh"
+	[ -x /bin/busybox ] || die "no /bin/busybox: run scripts/provision.sh"
+	mkdir -p "$(dirname "$out")"
+	{
+		printf '%s\n' "dir /dev 0755 0 0" "nod /dev/console 0600 0 0 c 5 1" \
+			"dir /bin 0755 0 0" "dir /lib 0755 0 0" "dir /proc 0755 0 0" \
+			"dir /sys 0755 0 0" "dir /tmp 0755 0 0" "file /bin/busybox /bin/busybox 0755 0 0"
+		cat
+	} >"$out.spec"
+	"$gen" "$out.spec" >"$out.tmp"
+	rm "$out.spec"
+	mv "$out.tmp" "$out"
 }
 
 rvhost_toolchain_env() {
