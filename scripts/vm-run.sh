@@ -11,18 +11,23 @@
 #
 # Usage: scripts/vm-run.sh [options] [--] COMMAND...
 #        scripts/vm-run.sh [options] [--] 'SHELL CODE' 
-#   --debug          boot the debug kernel (KASAN, lockdep, ...) with panic_on_warn=1
+#   --kernel K       the kernel to boot: default, debug (KASAN, lockdep, ...,
+#                    with panic_on_warn=1) or distro (Debian's own
+#                    $RVHOST_DISTRO_KREL, scripts/distro-boot.sh)
+#   --debug          the same as --kernel debug
 #   --load c|rvhost  load the C vhost modules or rvhost's before COMMAND
 #   --out DIR        keep the console log, command output and dmesg in DIR
 #   --mem MB         guest memory (default 2048, 3072 with --debug)
 #   --timeout S      give up after S seconds (default 900)
 #   --boot-timeout S give up when init has not started after S seconds
-#                    (default 120, 300 with --debug)
+#                    (default 120, 300 with --debug, 180 with distro)
 #   --quiet          do not stream the command's output
 #
 # In the guest: the working directory is the repository, /tmp is a tmpfs,
 # $RVHOST_OUT is DIR (writable, shared with the host), $RVHOST_KDIR the kernel
-# tree that was booted and $RVHOST_MODDIR where rvhost's modules for it are.
+# tree that was booted (for distro, the tree scripts/distro-kdir.sh made for
+# it), $RVHOST_MODDIR where rvhost's modules for it are and $RVHOST_MODROOT
+# the tree of its own modules, for `modprobe -d`.
 # The guest has no network device: nothing it does leaves the VM.
 
 set -euo pipefail
@@ -31,6 +36,7 @@ set -euo pipefail
 flavour=default load="" out="" mem="" timeout=900 boot_timeout="" quiet=0
 while [ $# -gt 0 ]; do
 	case "$1" in
+	--kernel) flavour=$2; shift ;;
 	--debug) flavour=debug ;;
 	--load) load=$2; shift ;;
 	--out) out=$2; shift ;;
@@ -46,11 +52,30 @@ while [ $# -gt 0 ]; do
 done
 [ $# -gt 0 ] || die "no command given"
 
-kdir=$(rvhost_kdir "$flavour")
-[ -n "$kdir" ] && [ -f "$kdir/arch/x86/boot/bzImage" ] ||
-	die "no $flavour kernel: run scripts/provision.sh"
-[ -n "$mem" ] || { [ $flavour = debug ] && mem=3072 || mem=2048; }
-[ -n "$boot_timeout" ] || { [ $flavour = debug ] && boot_timeout=300 || boot_timeout=120; }
+mem_default=2048 boot_timeout_default=120
+case $flavour in
+default | debug)
+	kdir=$(rvhost_kdir "$flavour")
+	[ -n "$kdir" ] && [ -f "$kdir/arch/x86/boot/bzImage" ] ||
+		die "no $flavour kernel: run scripts/provision.sh"
+	kernel=(-kernel "$kdir/arch/x86/boot/bzImage")
+	modroot=$kdir/rvhost-modroot
+	[ $flavour = default ] || mem_default=3072 boot_timeout_default=300
+	;;
+distro)
+	# Debian's kernel: rvhost builds against the tree distro-kdir.sh makes;
+	# the image, the modules and an initramfs that loads the ones the test
+	# kernels have built in (the 9p root's among them) are distro-boot.sh's.
+	kdir=$("$RVHOST_TOP/scripts/distro-kdir.sh" "$RVHOST_DISTRO_KREL" | tail -n 1)
+	boot=$("$RVHOST_TOP/scripts/distro-boot.sh" "$RVHOST_DISTRO_KREL" | tail -n 1)
+	kernel=(-kernel "$boot/vmlinuz" -initrd "$boot/initramfs.cpio")
+	modroot=$boot/modroot
+	boot_timeout_default=180
+	;;
+*) die "unknown kernel $flavour: default, debug or distro" ;;
+esac
+mem=${mem:-$mem_default}
+boot_timeout=${boot_timeout:-$boot_timeout_default}
 out=${out:-$RVHOST_TOP/build/vm/$(date +%Y%m%d-%H%M%S)-$$}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
@@ -62,6 +87,7 @@ rm -f "$out/status" "$out/output.log" "$out/console.log" "$out/dmesg"
 	echo "export RVHOST_KDIR=$kdir"
 	echo "export RVHOST_FLAVOUR=$flavour"
 	echo "export RVHOST_MODDIR=$RVHOST_TOP/build/modules/$(basename "$kdir")"
+	echo "export RVHOST_MODROOT=$modroot"
 	echo "export RVHOST_TOP=$RVHOST_TOP"
 	echo "export RVHOST_CACHE=$RVHOST_CACHE"
 	[ -n "$load" ] && echo "scripts/vm/modules.sh load $load || exit 125"
@@ -83,7 +109,7 @@ append+=" sysctl.kernel.hung_task_panic=1"
 
 qemu=(qemu-system-x86_64 -cpu max -smp 2 -m "$mem" -nographic -no-reboot
 	-nic none -monitor none -serial "file:$out/console.log"
-	-kernel "$kdir/arch/x86/boot/bzImage" -append "$append"
+	"${kernel[@]}" -append "$append"
 	-virtfs "local,path=/,mount_tag=rvroot,security_model=none,readonly=on,multidevs=remap"
 	-virtfs "local,path=$out,mount_tag=rvout,security_model=none"
 	-device virtio-rng-pci)

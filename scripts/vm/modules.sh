@@ -8,14 +8,18 @@
 #   scripts/vm/modules.sh unload c|rvhost
 #
 # "c" is the kernel's own vhost_net/vhost_vsock (the oracle), from the
-# modules the provisioning installed beside the kernel build; "rvhost" is
-# ours, built by `make` for the booted kernel.
+# booted kernel's module tree ($RVHOST_MODROOT: the one the provisioning
+# installed beside the kernel build, or scripts/distro-boot.sh's); "rvhost"
+# is ours, built by `make` for the booted kernel, after the modules it
+# depends on (none on the test kernels, which build them in; tun, tap, vsock
+# ... on a distribution's, where unloading the C modules may have taken
+# them along).
 
 set -eu
-: "${RVHOST_KDIR:?run me inside scripts/vm-run.sh}"
+: "${RVHOST_MODROOT:?run me inside scripts/vm-run.sh}"
 
 modprobe_c() {
-	modprobe -d "$RVHOST_KDIR/rvhost-modroot" "$@"
+	modprobe -d "$RVHOST_MODROOT" "$@"
 }
 
 # A vsock socket holds its transport's module until it is closed, which for a
@@ -44,8 +48,11 @@ case "$1 $2" in
 	;;
 "load rvhost")
 	# Module parameters, to both (make bench's fetch_batch).
-	insmod "$RVHOST_MODDIR/rvhost_net.ko" "${@:3}"
-	insmod "$RVHOST_MODDIR/rvhost_vsock.ko" "${@:3}"
+	for m in rvhost_net rvhost_vsock; do
+		deps=$(modinfo -F depends "$RVHOST_MODDIR/$m.ko")
+		[ -z "$deps" ] || modprobe_c -a ${deps//,/ }
+		insmod "$RVHOST_MODDIR/$m.ko" "${@:3}"
+	done
 	;;
 "unload rvhost")
 	unload rvhost_net rmmod

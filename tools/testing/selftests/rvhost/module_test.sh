@@ -33,7 +33,7 @@ autoload_tree() {
 	rm -rf "$root"
 	mkdir -p "$root/lib/modules/$rel"
 	if [ "$impl" = c ]; then
-		cp -r "$RVHOST_KDIR/rvhost-modroot/lib/modules/$rel/kernel" "$root/lib/modules/$rel/"
+		cp -r "$RVHOST_MODROOT/lib/modules/$rel/kernel" "$root/lib/modules/$rel/"
 	else
 		mkdir -p "$root/lib/modules/$rel/extra"
 		cp "$RVHOST_MODDIR"/rvhost_*.ko "$root/lib/modules/$rel/extra/"
@@ -88,7 +88,7 @@ for i in 0 1; do
 	# Leave the module loaded, as we found it.
 	if [ ! -e "/sys/module/$mod" ]; then
 		if [ "$impl" = c ]; then
-			modprobe -d "$RVHOST_KDIR/rvhost-modroot" "$mod"
+			modprobe -d "$RVHOST_MODROOT" "$mod"
 		else
 			insmod "$RVHOST_MODDIR/$mod.ko"
 		fi
@@ -105,7 +105,7 @@ if [ "$impl" = c ]; then
 	other() { insmod "$RVHOST_MODDIR/rvhost_vsock.ko"; }
 	other_mod=rvhost_vsock
 else
-	other() { modprobe -d "$RVHOST_KDIR/rvhost-modroot" vhost_vsock; }
+	other() { modprobe -d "$RVHOST_MODROOT" vhost_vsock; }
 	other_mod=vhost_vsock
 fi
 msg=$(other 2>&1)
@@ -120,7 +120,7 @@ exec 3>&-
 [ -e "/sys/module/$other_mod" ] && rmmod "$other_mod"
 # What modprobe loaded for vhost_vsock and left behind.
 if [ "$impl" = rvhost ]; then
-	modprobe -d "$RVHOST_KDIR/rvhost-modroot" -r vhost vhost_iotlb 2>/dev/null
+	modprobe -d "$RVHOST_MODROOT" -r vhost vhost_iotlb 2>/dev/null
 fi
 
 # The transport goes and comes back while sockets connect through it (the
@@ -139,7 +139,7 @@ fi
 # left loaded.
 vsock_load() {
 	if [ "$impl" = c ]; then
-		modprobe -d "$RVHOST_KDIR/rvhost-modroot" "$mod"
+		modprobe -d "$RVHOST_MODROOT" "$mod"
 	else
 		insmod "$RVHOST_MODDIR/$mod.ko"
 	fi
