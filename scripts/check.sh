@@ -10,6 +10,8 @@
 #      7.2.13+deb14-amd64 against the tree scripts/distro-kdir.sh makes,
 #      through DKMS (add, build, install, remove, in trees of the test's
 #      own) and signed by scripts/sign-modules.sh (tools/testing/distro);
+#      then, in a VM of that kernel, Debian's vhost modules and rvhost's
+#      load, give their devices and unload;
 #   3. the conformance suite and the kernel's tools/virtio/vhost_net_test in
 #      one boot of the debug kernel, first against the C vhost modules
 #      (every test must pass: the tests describe the real ABI), then against
@@ -102,6 +104,22 @@ log=build/distro-test.tap
 	tap_complete
 } >"$log" 2>&1
 judge tap distro "$log"
+
+# ... and in a VM of that kernel (vm-run.sh --kernel distro): Debian's own
+# vhost modules and rvhost's built for it load, give their devices and
+# unload. About a minute warm; the conformance suite there would take nine.
+say "a distribution's kernel in the VM: Debian's vhost modules, then rvhost's"
+out=build/vm/check-distro
+vmrc=0
+if [ -n "${tree:-}" ] && [ -d "$tree" ] && make -s KDIR="$tree" modules >/dev/null; then
+	scripts/vm-run.sh --kernel distro --quiet --out "$out" --timeout 300 -- \
+		'. tools/testing/lib/tap.sh; { tap_declare distro_boot; tap_run distro_boot tools/testing/distro/boot_test.sh; tap_complete; } >"$RVHOST_OUT/boot.tap" 2>&1' \
+		>/dev/null 2>&1 || vmrc=$?
+else
+	vmrc=1
+fi
+judge tap distro-boot "$out/boot.tap"
+[ "$vmrc" = 0 ] || result "distro VM (exit $vmrc; see $out/console.log)" fail
 
 # 3. Conformance and vhost_net_test, C oracle then rvhost, in one boot of the
 # debug kernel.
