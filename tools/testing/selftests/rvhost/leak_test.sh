@@ -25,6 +25,7 @@ cycles=${RVHOST_CYCLES:-100}
 # the slab counts, and how long a growth is waited out (seconds, in turn).
 slabinfo=${RVHOST_SLABINFO:-/proc/slabinfo}
 slabdir=${RVHOST_SLABDIR:-/sys/kernel/slab}
+vmallocinfo=${RVHOST_VMALLOCINFO:-/proc/vmallocinfo}
 waits=${RVHOST_SLAB_WAITS:-2 5 10}
 tmp=$(mktemp -d /tmp/leak_test.XXXXXX) || exit 1
 trap 'rm -rf "$tmp"' EXIT
@@ -37,8 +38,13 @@ snapshot() { # file
 	for c in "$slabdir"/*/shrink; do
 		echo 1 >"$c" 2>/dev/null
 	done
-	# name and active objects, data lines only
-	awk 'NR > 2 && $2 ~ /^[0-9]+$/ { print $1, $2 }' "$slabinfo" | sort >"$1"
+	# name and active objects, data lines only; and the vmalloc areas in
+	# use (see grown()) as if they were a cache
+	{
+		awk 'NR > 2 && $2 ~ /^[0-9]+$/ { print $1, $2 }' "$slabinfo"
+		[ -r "$vmallocinfo" ] &&
+			echo "vmalloc_busy $(grep -vc ' unpurged vm_area$' "$vmallocinfo")"
+	} | sort >"$1"
 	if [ "$(wc -l <"$1")" -lt 20 ] || ! grep -q '^kmalloc-64 ' "$1"; then
 		snapshots_ok=0
 	fi
@@ -49,7 +55,12 @@ snapshot() { # file
 # kernel's own pool of tracking objects, refilled in batches whenever it
 # runs low: its count says nothing about the code under test. RCU-deferred
 # frees and workqueues land late under TCG, so a growth is looked at again
-# a few times before it counts.
+# a few times before it counts. vmap_area also counts vmalloc areas freed
+# and kept (mm/vmalloc.c): on the lazy list until a purge, which waits for
+# tens of megabytes of them, then in per-node pools for reuse, which each
+# purge shrinks by a quarter. With CONFIG_VMAP_STACK each device's worker
+# thread's stack is such an area. The areas in use are counted instead:
+# vmalloc_busy, /proc/vmallocinfo's lines but the "unpurged" ones.
 grown() { # baseline
 	local wait g
 	for wait in $waits; do
@@ -57,7 +68,7 @@ grown() { # baseline
 		snapshot "$tmp/after"
 		# a cache created since the baseline grew from 0
 		g=$(join -a 2 -e 0 -o 0,1.2,2.2 "$1" "$tmp/after" |
-			grep -v '^debug_objects_cache ' |
+			grep -Ev '^(debug_objects_cache|vmap_area) ' |
 			awk -v lim=$((cycles / 2)) '$3 - $2 > lim { print $1, $3 - $2 }')
 		[ -n "$g" ] || break
 	done
