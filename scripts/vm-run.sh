@@ -26,8 +26,9 @@
 # In the guest: the working directory is the repository, /tmp is a tmpfs,
 # $RVHOST_OUT is DIR (writable, shared with the host), $RVHOST_KDIR the kernel
 # tree that was booted (for distro, the tree scripts/distro-kdir.sh made for
-# it), $RVHOST_MODDIR where rvhost's modules for it are and $RVHOST_MODROOT
-# the tree of its own modules, for `modprobe -d`.
+# it), $RVHOST_MODDIR where rvhost's modules for it are, $RVHOST_MODROOT
+# the tree of its own modules, for `modprobe -d`, and $RVHOST_NESTED_KERNEL
+# the kernel a nested guest boots (scripts/vm/nested.sh).
 # The guest has no network device: nothing it does leaves the VM.
 
 set -euo pipefail
@@ -60,6 +61,7 @@ default | debug)
 		die "no $flavour kernel: run scripts/provision.sh"
 	kernel=(-kernel "$kdir/arch/x86/boot/bzImage")
 	modroot=$kdir/rvhost-modroot
+	nested=$kdir/arch/x86/boot/bzImage
 	[ $flavour = default ] || mem_default=3072 boot_timeout_default=300
 	;;
 distro)
@@ -70,6 +72,9 @@ distro)
 	boot=$("$RVHOST_TOP/scripts/distro-boot.sh" "$RVHOST_DISTRO_KREL" | tail -n 1)
 	kernel=(-kernel "$boot/vmlinuz" -initrd "$boot/initramfs.cpio")
 	modroot=$boot/modroot
+	# A nested guest is a guest: it runs the default test kernel, which has
+	# what scripts/mkinitramfs.sh's initramfs expects built in.
+	nested=$(rvhost_kdir default)/arch/x86/boot/bzImage
 	boot_timeout_default=180
 	;;
 *) die "unknown kernel $flavour: default, debug or distro" ;;
@@ -88,6 +93,7 @@ rm -f "$out/status" "$out/output.log" "$out/console.log" "$out/dmesg"
 	echo "export RVHOST_FLAVOUR=$flavour"
 	echo "export RVHOST_MODDIR=$RVHOST_TOP/build/modules/$(basename "$kdir")"
 	echo "export RVHOST_MODROOT=$modroot"
+	echo "export RVHOST_NESTED_KERNEL=$nested"
 	echo "export RVHOST_TOP=$RVHOST_TOP"
 	echo "export RVHOST_CACHE=$RVHOST_CACHE"
 	[ -n "$load" ] && echo "scripts/vm/modules.sh load $load || exit 125"
@@ -99,6 +105,10 @@ append="console=ttyS0 panic=-1 oops=panic loglevel=7 rw"
 append+=" root=rvroot rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=512000,cache=loose"
 append+=" init=$RVHOST_TOP/scripts/vm/init.sh"
 [ $flavour = debug ] && append+=" panic_on_warn=1 kasan.fault=panic"
+# The test kernels are built without CPU mitigations
+# (scripts/kernel/rvhost.config); Debian's boots without them too, which
+# under TCG only cost time (retpolines, RSB filling).
+[ $flavour = distro ] && append+=" mitigations=off"
 # The kernel's own hang detectors (scripts/kernel/rvhost.config), with short
 # limits, and a panic when one fires: the run ends at once, and the report
 # below fails it even if the test program was killed meanwhile.

@@ -41,7 +41,7 @@
 # network (10.23.0.0/24) exists only inside this VM.
 
 set -eu
-: "${RVHOST_KDIR:?run me inside scripts/vm-run.sh}"
+: "${RVHOST_NESTED_KERNEL:?run me inside scripts/vm-run.sh}"
 
 cid="" packed=0 list=0 cpu=()
 while [ $# -gt 0 ]; do
@@ -243,7 +243,7 @@ cmdline+=${RVHOST_NESTED_APPEND:+ $RVHOST_NESTED_APPEND}
 exec 3<>/dev/vhost-net
 args=(-cpu max -m 256 -smp 1 -nographic -no-reboot -monitor none
 	-serial "file:$log"
-	-kernel "$RVHOST_KDIR/arch/x86/boot/bzImage" -initrd "$initrd"
+	-kernel "$RVHOST_NESTED_KERNEL" -initrd "$initrd"
 	-append "$cmdline"
 	-netdev "tap,id=n0,ifname=rvtap0,script=no,downscript=no,vhost=on,vhostfd=3"
 	-device "virtio-net-pci,$netdev_opts")
