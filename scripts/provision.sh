@@ -27,6 +27,11 @@ APT_PACKAGES=(
 	# scripts/distro-kdir.sh's sid chroot; make check's DKMS and signing
 	# tests (tools/testing/distro).
 	mmdebstrap dkms openssl
+	# udevd and udevadm, which tools/testing/distro/real_host_test.sh runs
+	# in the VM, and the group kvm that udev's rules name. Installing it
+	# starts nothing here: its postinst takes the machine for a chroot
+	# (/proc/1/root cannot be read) and policy-rc.d refuses services.
+	udev
 )
 # The kernel's vsock vmtest.sh: sshd in its vng guest, and its check_deps
 # (ssh, ss, pkill, nsenter; socat and busybox above).
