@@ -15,10 +15,10 @@
 #
 #   vmlinuz         Debian's kernel image;
 #   modroot/        lib/modules/<release>/ with the modules above, the C vhost
-#                   modules and every module they depend on, decompressed,
-#                   and depmod's files: `modprobe -d` takes them in the VM
-#                   (scripts/vm/modules.sh) and busybox insmod in the
-#                   initramfs;
+#                   modules, overlay and every module they depend on,
+#                   decompressed, and depmod's files: `modprobe -d` takes
+#                   them in the VM (scripts/vm/modules.sh) and busybox
+#                   insmod in the initramfs;
 #   initramfs.cpio  busybox-static, scripts/vm/distro-init.sh as /init and
 #                   the modules that stand for the test kernels' built-in
 #                   ones, which it loads in dependency order
@@ -36,8 +36,10 @@ distro=$RVHOST_CACHE/distro
 # (scripts/kernel/rvhost.config).
 BOOT_MODULES=(9pnet_virtio 9p tun tap macvlan macvtap veth bridge vsock vsock_loopback
 	vmw_vsock_virtio_transport virtio_rng)
-# In the module tree only: the C oracle, which tests load and unload.
-TREE_MODULES=(vhost_net vhost_vsock)
+# In the module tree only: the C oracle, which tests load and unload, and
+# overlay, for tools/testing/distro/real_host_test.sh's writable /etc and
+# /usr/lib over the read-only root.
+TREE_MODULES=(vhost_net vhost_vsock overlay)
 
 bpkg=linux-binary-$krel mpkg=linux-modules-$krel
 ver=$(rvhost_apt_candidate "$mpkg")
