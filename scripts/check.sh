@@ -9,7 +9,9 @@
 #   2. a distribution's kernel, on the host: rvhost built for Debian's
 #      7.2.13+deb14-amd64 against the tree scripts/distro-kdir.sh makes,
 #      through DKMS (add, build, install, remove, in trees of the test's
-#      own) and signed by scripts/sign-modules.sh (tools/testing/distro);
+#      own), signed by scripts/sign-modules.sh, and built as README.md's
+#      "On a real host" says; an unmatched toolchain refused
+#      (tools/testing/distro);
 #   3. two boots side by side: Debian's kernel, with Debian's own vhost
 #      modules as the oracle (they and rvhost's load, give their devices
 #      and unload; the conformance suite against both, C first: every test
@@ -17,9 +19,10 @@
 #      rvhost with the packed ring), and the debug kernel (the conformance
 #      suite against rvhost, and against C what Debian's kernel cannot run;
 #      the kernel's tools/virtio/vhost_net_test against both);
-#   4. meanwhile, the runner's own tests: a WARN, a soft lockup and a hung
+#   4. meanwhile, the runner's own tests (a WARN, a soft lockup and a hung
 #      task in the guest must fail a run, and a boot that does not reach
-#      init must fail fast;
+#      init must fail fast), and README.md's "On a real host" as written,
+#      in a boot of Debian's kernel of its own;
 #   5. end to end in one boot of the default kernel: a nested guest (QEMU
 #      inside the VM) on /dev/vhost-net pings the VM and moves 16 MiB each
 #      way over TCP, and runs the kernel's vsock_test with the VM over
@@ -84,20 +87,22 @@ crc=0
 cargo test --no-fail-fast --manifest-path tools/host/Cargo.toml --workspace >"$log" 2>&1 || crc=$?
 judge cargo host "$log" "$crc" --skip tools/host/host.skip
 
-# 2. A distribution's kernel, on the host: DKMS and module signing for
-# Debian's 7.2.13+deb14-amd64. Cold, distro-kdir.sh takes 2-3 minutes and
+# 2. A distribution's kernel, on the host: DKMS, module signing and
+# README.md's "On a real host" build for Debian's 7.2.13+deb14-amd64, and
+# a kernel whose toolchain distro-kdir.sh cannot provide refused. Cold, distro-kdir.sh takes 2-3 minutes and
 # downloads about 2 GB into $RVHOST_CACHE (Debian's kernel source, headers
 # and modules, and a sid chroot for the kernel's toolchain); warm, seconds.
 # Each test builds the modules once (DKMS's build, then a build to sign).
 say "a distribution's kernel: DKMS and module signing (Debian 7.2.13+deb14-amd64)"
-# A tree that cannot be made leaves dkms and sign missing: two
-# failures, with distro-kdir.sh's reason in the log.
+# A tree that cannot be made leaves dkms, sign and real_host_build missing:
+# three failures, with distro-kdir.sh's reason in the log.
 log=build/distro-test.tap
 {
-	tap_declare dkms sign kdir
+	tap_declare dkms sign real_host_build kdir
 	if tree=$(scripts/distro-kdir.sh 7.2.13+deb14-amd64 | tail -n 1) && [ -d "$tree" ]; then
 		tap_run dkms tools/testing/distro/dkms_test.sh "$tree" || true
 		tap_run sign tools/testing/distro/sign_test.sh "$tree" || true
+		tap_run real_host_build tools/testing/distro/real_host_build_test.sh || true
 	else
 		echo "# scripts/distro-kdir.sh failed (above)"
 	fi
@@ -124,7 +129,9 @@ dout=build/vm/check-distro
 cout=build/vm/check-conformance
 rm -rf "$dout" "$cout"
 drc=0 dpid=""
-if [ -n "${tree:-}" ] && [ -d "$tree" ] && make -s KDIR="$tree" modules >/dev/null; then
+# distro-boot.sh makes what the boots of Debian's kernel share, once.
+if [ -n "${tree:-}" ] && [ -d "$tree" ] && make -s KDIR="$tree" modules >/dev/null &&
+	scripts/distro-boot.sh >/dev/null; then
 	scripts/vm-run.sh --kernel distro --quiet --out "$dout" --timeout 2400 -- \
 		'. tools/testing/lib/tap.sh
 		{ tap_declare distro_boot; tap_run distro_boot tools/testing/distro/boot_test.sh; tap_complete; } >"$RVHOST_OUT/boot.tap" 2>&1
@@ -166,6 +173,24 @@ runner_test catches-warn 100 -- insmod "$runner/rvhost_warn_test.ko"
 runner_test catches-soft-lockup 100 --timeout 200 -- "insmod $runner/rvhost_hang_test.ko mode=spin; sleep 230"
 runner_test catches-hung-task 100 --timeout 200 -- insmod "$runner/rvhost_hang_test.ko" mode=sleep
 runner_test boot-limit 102 --boot-timeout 1 -- true
+
+# README.md's "On a real host", its blocks as written, in a boot of
+# Debian's kernel of its own: it installs into a writable overlay of the
+# VM's /etc and /lib/modules and leaves the drivers as a host would have
+# them.
+say "README.md's \"On a real host\" in a boot of Debian's kernel"
+rout=build/vm/check-real-host
+rm -rf "$rout"
+rrc=0
+if [ -n "${tree:-}" ] && [ -d "$tree" ]; then
+	scripts/vm-run.sh --kernel distro --quiet --out "$rout" --timeout 300 -- \
+		'. tools/testing/lib/tap.sh; { tap_declare real_host; tap_run real_host tools/testing/distro/real_host_test.sh; tap_complete; } >"$RVHOST_OUT/real-host.tap" 2>&1' \
+		>/dev/null 2>&1 || rrc=$?
+else
+	rrc=1
+fi
+judge tap real-host "$rout/real-host.tap"
+[ "$rrc" = 0 ] || result "real-host VM (exit $rrc; see $rout/console.log)" fail
 
 [ -z "$dpid" ] || wait $dpid || drc=$?
 judge tap distro-boot "$dout/boot.tap"
