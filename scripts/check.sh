@@ -12,21 +12,22 @@
 #      own), signed by scripts/sign-modules.sh, and built as README.md's
 #      "On a real host" says; an unmatched toolchain refused
 #      (tools/testing/distro);
-#   3. two boots side by side: Debian's kernel, with Debian's own vhost
-#      modules as the oracle (they and rvhost's load, give their devices
-#      and unload; the conformance suite against both, C first: every test
-#      must pass there, the tests describe the real ABI; a nested guest on
-#      rvhost with the packed ring), and the debug kernel (the conformance
-#      suite against rvhost, and against C what Debian's kernel cannot run;
-#      the kernel's tools/virtio/vhost_net_test against both);
-#   4. meanwhile, the runner's own tests (a WARN, a soft lockup and a hung
+#   3. a boot of Debian's kernel, with Debian's own vhost modules as the
+#      oracle: they and rvhost's load, give their devices and unload; the
+#      conformance suite against both, C first (every test must pass there:
+#      the tests describe the real ABI); a nested guest on rvhost with the
+#      packed ring;
+#   4. beside it, end to end in one boot of the default kernel: a nested
+#      guest (QEMU inside the VM) on /dev/vhost-net pings the VM and moves
+#      16 MiB each way over TCP, and runs the kernel's vsock_test with the
+#      VM over /dev/vhost-vsock both ways, on C and then on rvhost; and
+#      meanwhile the runner's own tests (a WARN, a soft lockup and a hung
 #      task in the guest must fail a run, and a boot that does not reach
-#      init must fail fast), and README.md's "On a real host" as written,
+#      init must fail fast) and README.md's "On a real host" as written,
 #      in a boot of Debian's kernel of its own;
-#   5. end to end in one boot of the default kernel: a nested guest (QEMU
-#      inside the VM) on /dev/vhost-net pings the VM and moves 16 MiB each
-#      way over TCP, and runs the kernel's vsock_test with the VM over
-#      /dev/vhost-vsock both ways, on C and then on rvhost.
+#   5. then, beside the rest of Debian's boot, the debug kernel: the
+#      conformance suite against rvhost, and against C what Debian's kernel
+#      cannot run; the kernel's tools/virtio/vhost_net_test against both.
 #
 # Each part's log is judged by scripts/verdict.py (see
 # Documentation/testing.rst, "How a verdict is reached"); the last two lines
@@ -111,20 +112,19 @@ log=build/distro-test.tap
 } >"$log" 2>&1
 judge tap distro "$log"
 
-# 3. Two boots side by side, and the runner's own tests meanwhile.
+# 3-5. Three long boots, two at a time, and short ones meanwhile. On this
+# machine's two cores a VM running the conformance suite keeps one about
+# half busy (Debian's kernel) or more (the debug kernel, KASAN), and a
+# nested guest (TCG inside TCG) more than one: Debian's boot runs beside
+# the default kernel's end-to-end boot, then beside the debug kernel's.
 #
-# Debian's kernel (vm-run.sh --kernel distro), with Debian's own vhost
+# 3. Debian's kernel (vm-run.sh --kernel distro), with Debian's own vhost
 # modules as the oracle: they and rvhost's built for it load, give their
 # devices and unload; the conformance suite, C then rvhost; then one nested
 # guest (QEMU inside the VM) on rvhost's /dev/vhost-net with the packed
 # ring moves 16 MiB each way over TCP.
 #
-# The debug kernel (KASAN, lockdep, ...): the conformance suite against
-# rvhost, and against C only what Debian's kernel cannot run (the programs
-# of distro.skip's tests): C's answers are the same code's in both kernels,
-# and the suite runs whole against both in Debian's boot. Then the kernel's
-# vhost_net_test against both.
-say "Debian's kernel (its vhost modules, then rvhost's: conformance suite; a nested guest on rvhost) beside the debug kernel (rvhost: conformance suite; vhost_net_test)"
+say "Debian's kernel: its vhost modules, then rvhost's: conformance suite; a nested guest on rvhost"
 dout=build/vm/check-distro
 cout=build/vm/check-conformance
 rm -rf "$dout" "$cout"
@@ -148,17 +148,20 @@ if [ -n "${tree:-}" ] && [ -d "$tree" ] && make -s KDIR="$tree" modules >/dev/nu
 else
 	drc=1
 fi
-debug_c=net_lifecycle
-printf '%s\trun.sh\n' $debug_c >build/debug-c.sections
-crc=0
-scripts/vm-run.sh --debug --quiet --out "$cout" --timeout 1800 -- \
-	"tools/testing/selftests/rvhost/run_both.sh --impl c build/selftests $debug_c; rc=\$?
-	tools/testing/selftests/rvhost/run_both.sh --impl rvhost build/selftests || rc=1
-	tools/testing/e2e/run_both.sh --vhost-net-test build/vhost_net_test/vhost_net_test || rc=1
-	exit \$rc" >/dev/null 2>&1 &
-cpid=$!
+# 4. End to end: a nested guest, C oracle then rvhost, in one boot of the
+# default kernel. Not under the debug kernel (nested TCG under KASAN would
+# take far longer), nor Debian's, where (with its CPU mitigations on) the
+# nested guests took twice as long as here and vsock_test's host-server run
+# failed on C and rvhost alike, in one of two boots.
+say "end to end: nested guest over TCP and vsock, C oracle then rvhost (default kernel)"
+e2e=build/vm/check-e2e
+rm -rf "$e2e"
+e2erc=0
+scripts/vm-run.sh --quiet --out "$e2e" --timeout 3000 -- \
+	tools/testing/e2e/run_both.sh --nested >/dev/null 2>&1 &
+epid=$!
 
-# 4. The runner's own tests: each run must fail in its own way.
+# Meanwhile, the runner's own tests: each run must fail in its own way.
 runner_test() { # name expected-exit vm-run arguments...
 	local name=$1 want=$2 rc=0
 	shift 2
@@ -192,6 +195,30 @@ fi
 judge tap real-host "$rout/real-host.tap"
 [ "$rrc" = 0 ] || result "real-host VM (exit $rrc; see $rout/console.log)" fail
 
+wait $epid || e2erc=$?
+judge tap nested-c "$e2e/e2e-c.tap" --skip tools/testing/e2e/vsock_test.skip
+judge tap nested-rvhost "$e2e/e2e-rvhost.tap" --xfail tools/testing/e2e/rvhost.xfail \
+	--skip tools/testing/e2e/vsock_test.skip \
+	--peer "$e2e/e2e-c.tap" --only tools/testing/e2e/rvhost.only
+[ "$e2erc" = 0 ] || result "end-to-end VM (exit $e2erc; see $e2e/console.log)" fail
+
+# 5. The debug kernel (KASAN, lockdep, ...), when the nested guests are
+# done: the conformance suite against rvhost, and against C only what
+# Debian's kernel cannot run (the programs of distro.skip's tests): C's
+# answers are the same code's in both kernels, and the suite runs whole
+# against both in Debian's boot. Then the kernel's vhost_net_test against
+# both.
+say "debug kernel: conformance suite against rvhost (and C where Debian's kernel cannot), vhost_net_test"
+debug_c=net_lifecycle
+printf '%s\trun.sh\n' $debug_c >build/debug-c.sections
+crc=0
+scripts/vm-run.sh --debug --quiet --out "$cout" --timeout 1800 -- \
+	"tools/testing/selftests/rvhost/run_both.sh --impl c build/selftests $debug_c; rc=\$?
+	tools/testing/selftests/rvhost/run_both.sh --impl rvhost build/selftests || rc=1
+	tools/testing/e2e/run_both.sh --vhost-net-test build/vhost_net_test/vhost_net_test || rc=1
+	exit \$rc" >/dev/null 2>&1 &
+cpid=$!
+
 [ -z "$dpid" ] || wait $dpid || drc=$?
 judge tap distro-boot "$dout/boot.tap"
 # Debian's config lacks some of what the test kernels have for tests
@@ -217,25 +244,6 @@ judge tap vhost_net_test-rvhost "$cout/e2e-rvhost.tap" --peer "$cout/e2e-c.tap"
 # The verdicts are in the logs; a failed boot, module switch or kernel
 # report is a failure of its own.
 [ "$crc" = 0 ] || result "conformance VM (exit $crc; see $cout/console.log)" fail
-
-# 5. End to end: a nested guest, C oracle then rvhost, in one boot of the
-# default kernel, alone: nested TCG takes more than a core, and vsock_test
-# has cases sensitive to timing. Not under the debug kernel (nested TCG
-# under KASAN would take far longer), nor Debian's, where (with its CPU
-# mitigations on) the nested guests took twice as long as here and
-# vsock_test's host-server run failed on C and rvhost alike, in one of two
-# boots.
-say "end to end: nested guest over TCP and vsock, C oracle then rvhost (default kernel)"
-e2e=build/vm/check-e2e
-rm -rf "$e2e"
-e2erc=0
-scripts/vm-run.sh --quiet --out "$e2e" --timeout 3000 -- \
-	tools/testing/e2e/run_both.sh --nested || e2erc=$?
-judge tap nested-c "$e2e/e2e-c.tap" --skip tools/testing/e2e/vsock_test.skip
-judge tap nested-rvhost "$e2e/e2e-rvhost.tap" --xfail tools/testing/e2e/rvhost.xfail \
-	--skip tools/testing/e2e/vsock_test.skip \
-	--peer "$e2e/e2e-c.tap" --only tools/testing/e2e/rvhost.only
-[ "$e2erc" = 0 ] || result "end-to-end VM (exit $e2erc; see $e2e/console.log)" fail
 
 # Passes that took a second run of vsock_test (scripts/vm/vsock_test_rerun.sh)
 # are passes; how many there were goes on the line before the last.
