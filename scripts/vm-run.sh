@@ -21,6 +21,11 @@
 #   --timeout S      give up after S seconds (default 900)
 #   --boot-timeout S give up when init has not started after S seconds
 #                    (default 120, 300 with --debug, 180 with distro)
+#   --nice-after-boot N
+#                    once init has started, lower QEMU's priority (every
+#                    thread's) to nice N: a boot whose limit would not hold
+#                    at that priority gets the CPU it needs, the rest of the
+#                    run takes what others leave
 #   --quiet          do not stream the command's output
 #
 # In the guest: the working directory is the repository, /tmp is a tmpfs,
@@ -34,7 +39,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-flavour=default load="" out="" mem="" timeout=900 boot_timeout="" quiet=0
+flavour=default load="" out="" mem="" timeout=900 boot_timeout="" quiet=0 nice_after=
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--kernel) flavour=$2; shift ;;
@@ -44,6 +49,7 @@ while [ $# -gt 0 ]; do
 	--mem) mem=$2; shift ;;
 	--timeout) timeout=$2; shift ;;
 	--boot-timeout) boot_timeout=$2; shift ;;
+	--nice-after-boot) nice_after=$2; shift ;;
 	--quiet) quiet=1 ;;
 	--) shift; break ;;
 	-*) die "unknown option $1" ;;
@@ -152,6 +158,13 @@ if [ $booted = 0 ] && kill -0 $qpid 2>/dev/null; then
 	tail -n 20 "$out/console.log" >&2
 	say "console log: $out/console.log"
 	exit 102
+fi
+# setpriority(2) sets one thread's: QEMU's vCPU threads each need it. The
+# threads QEMU starts later inherit it from the main thread.
+if [ $booted = 1 ] && [ -n "$nice_after" ]; then
+	for t in /proc/$(pgrep -P $qpid | head -n 1)/task/*; do
+		renice -n "$nice_after" -p "${t##*/}" >/dev/null 2>&1 || true
+	done
 fi
 qrc=0
 wait $qpid || qrc=$?
