@@ -344,6 +344,12 @@ TEST_F(net_notify, tx_notify_on_empty)
  * the TX handler it queues (vhost_net_busy_poll_try_queue()). A device
  * that ignores the timeout asks for that kick, and without it never uses
  * the buffer (checked by setting the timeout to 0: both assertions fail).
+ *
+ * The spin is a window in time, and a VM beside busy ones on its host may
+ * be off the CPU for all of it: Debian's vhost_net once asked for the kick
+ * "65 ms into its spin", counted from the call the test saw late, in a
+ * make check with four VMs. A try that posted its buffer after half the
+ * spin proves nothing and is run again, up to three tries in all.
  */
 #define BUSY_MS	2000
 
@@ -391,25 +397,34 @@ static void pin_worker_apart(void)
 	sched_setaffinity(0, sizeof(one), &one);
 }
 
-static void busy_call_test(struct __test_metadata *_metadata, struct nctx *n,
-			   int vq)
+/*
+ * One try, from frame *seq on. False when the try says nothing about the
+ * spin: more than half of it had gone by when the TX buffer was posted
+ * (the test was off its CPU meanwhile: a VM on a host busy with others),
+ * and the device asked for a kick, as it may once the spin is over. The
+ * buffer is then kicked and checked, and *seq moved past what was sent.
+ */
+static bool busy_call_try(struct __test_metadata *_metadata, struct nctx *n,
+			  int vq, unsigned int *seq)
 {
 	struct vhost_vring_state s = { vq, BUSY_MS * 1000 };
 	struct gvq *tq = &n->q[VQ_TX];
-	unsigned int seq = vq == VQ_TX ? 1 : 0;
+	unsigned int first = *seq;
+	unsigned int post = vq == VQ_TX ? first + 1 : first;
 	unsigned char buf[256];
-	long t_call, t_post;
+	long t_start, t_call, t_post;
 	bool kick;
 	char why[256];
 
 	pin_worker_apart();
 	IOCTL_OK(n->fd, VHOST_SET_VRING_BUSYLOOP_TIMEOUT, &s);
+	t_start = now_ms();
 	if (vq == VQ_TX) {
-		ASSERT_EQ(0, tx_post(n, 0, 0));
+		ASSERT_EQ(0, tx_post(n, first, first));
 		gvq_kick(&n->q[VQ_TX]);
 	} else {
 		ASSERT_LT(0, rx_fill(n));
-		ASSERT_EQ(0, rx_send(n, gen_small, 0, 0, buf));
+		ASSERT_EQ(0, rx_send(n, gen_small, first, 0, buf));
 	}
 	ASSERT_TRUE(wait_readable(n->call[vq], BUSY_MS / 2))
 		TH_LOG("no call within %d ms; the spin lasts %d ms",
@@ -421,20 +436,52 @@ static void busy_call_test(struct __test_metadata *_metadata, struct nctx *n,
 	 * lock and turns its notifications off), a TX buffer without a kick.
 	 */
 	usleep(50000);
-	ASSERT_EQ(0, tx_post(n, seq, seq));
+	ASSERT_EQ(0, tx_post(n, post, post));
 	gvq_publish(tq);
 	t_post = now_ms();
 	kick = gvq_kick_needed(tq);
+	*seq = post + 1;
+	if (kick && t_post - t_start > BUSY_MS / 2) {
+		TH_LOG("the TX buffer went in %ld ms after the %s, %ld ms after the call; the spin lasts %d ms: again",
+		       t_post - t_start, vq == VQ_TX ? "kick" : "RX frame",
+		       t_post - t_call, BUSY_MS);
+		/* the kick gvq_kick_needed() just said is due */
+		eventfd_kick(tq->kick);
+		tq->kicks++;
+		ASSERT_EQ(1, gvq_poll_used(tq, 1, TIMEOUT_MS, NULL, NULL));
+		ASSERT_EQ(0, tap_expect(n, 0, gen_small, first,
+					post - first + 1, why, sizeof(why)))
+			TH_LOG("%s", why);
+		return false;
+	}
 	ASSERT_FALSE(kick)
 		TH_LOG("the device asks for a TX kick %ld ms into its %d ms spin",
 		       t_post - t_call, BUSY_MS);
 	ASSERT_EQ(1, gvq_poll_used(tq, 1, BUSY_MS / 4, NULL, NULL))
 		TH_LOG("a TX buffer posted %ld ms into the %d ms spin was not used within %d ms without a kick",
 		       t_post - t_call, BUSY_MS, BUSY_MS / 4);
-	ASSERT_EQ(0, tap_expect(n, 0, gen_small, 0, seq + 1, why, sizeof(why)))
+	ASSERT_EQ(0, tap_expect(n, 0, gen_small, first, post - first + 1,
+				why, sizeof(why)))
 		TH_LOG("%s", why);
 	ASSERT_EQ(0, eventfd_take(n->err[vq]));
 	ASSERT_EQ(0, eventfd_take(n->err[VQ_TX]));
+	return true;
+}
+
+/* Up to three tries: a try that says nothing is not a verdict. */
+static void busy_call_test(struct __test_metadata *_metadata, struct nctx *n,
+			   int vq)
+{
+	unsigned int seq = 0;
+	int tries;
+
+	for (tries = 0; tries < 3; tries++) {
+		if (busy_call_try(_metadata, n, vq, &seq))
+			return;
+	}
+	ASSERT_TRUE(false)
+		TH_LOG("3 tries, and in none was the TX buffer posted within %d ms of the %s",
+		       BUSY_MS / 2, vq == VQ_TX ? "kick" : "RX frame");
 }
 
 TEST_F(net_notify, tx_busy_poll_calls_first)
