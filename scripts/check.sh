@@ -106,9 +106,9 @@ judge tap verdicts "$log"
 # counts.
 say "host tests (cargo test)"
 log=build/host-test.log
-crc=0
-cargo test --no-fail-fast --manifest-path tools/host/Cargo.toml --workspace >"$log" 2>&1 || crc=$?
-judge cargo host "$log" "$crc" --skip tools/host/host.skip
+hrc=0
+cargo test --no-fail-fast --manifest-path tools/host/Cargo.toml --workspace >"$log" 2>&1 || hrc=$?
+judge cargo host "$log" "$hrc" --skip tools/host/host.skip
 
 # 2. A distribution's kernel, on the host: DKMS, module signing and
 # README.md's "On a real host" build for Debian's 7.2.13+deb14-amd64, and

@@ -418,12 +418,17 @@ static bool busy_call_try(struct __test_metadata *_metadata, struct nctx *n,
 
 	pin_worker_apart();
 	IOCTL_OK(n->fd, VHOST_SET_VRING_BUSYLOOP_TIMEOUT, &s);
+	/* a try before this one left its calls behind */
+	eventfd_take(n->call[vq]);
 	t_start = now_ms();
 	if (vq == VQ_TX) {
 		ASSERT_EQ(0, tx_post(n, first, first));
 		gvq_kick(&n->q[VQ_TX]);
 	} else {
-		ASSERT_LT(0, rx_fill(n));
+		/* the ring keeps the buffers a try before this one did not use */
+		if (first == 0) {
+			ASSERT_LT(0, rx_fill(n));
+		}
 		ASSERT_EQ(0, rx_send(n, gen_small, first, 0, buf));
 	}
 	ASSERT_TRUE(wait_readable(n->call[vq], BUSY_MS / 2))
